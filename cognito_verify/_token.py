@@ -1,0 +1,389 @@
+"""Pure parsing and checking of a compact JWS: no IO, no clock of its own.
+
+Every function here either returns or raises an ``InvalidTokenError`` /
+``ForbiddenError`` subclass. The verifier calls them in the order of the checks:
+structure, header, (key), signature, claims, authorization.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.hashes import SHA256
+
+from .errors import (
+    ConfigurationError,
+    InvalidClaimError,
+    InvalidClientError,
+    InvalidHeaderError,
+    InvalidIssuerError,
+    InvalidSignatureError,
+    InvalidTokenUseError,
+    MalformedTokenError,
+    MissingGroupError,
+    MissingScopeError,
+    TokenExpiredError,
+    TokenNotYetValidError,
+    UnsupportedAlgorithmError,
+)
+
+# Real Cognito tokens are 1-4 KiB; a user in very many groups can approach 10 KiB.
+# Anything far above is refused before any decoding work is spent on it.
+DEFAULT_MAX_TOKEN_LENGTH = 32 * 1024
+MAX_KID_LENGTH = 256
+MAX_JSON_DEPTH = 16
+
+# Only the base64url alphabet, no padding, no whitespace: pyjwt's decoder silently
+# drops foreign characters, which makes many strings decode to the same token.
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STANDARD = str.maketrans("-_", "+/")
+# Last character of a segment whose length is 2 or 3 (mod 4) must leave the unused
+# low bits zero, otherwise several encodings map to the same bytes (malleability).
+_CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+
+_PADDING = PKCS1v15()
+_SHA256 = SHA256()
+
+
+@dataclass(slots=True, frozen=True)
+class ParsedToken:
+    """A structurally valid, not yet verified token."""
+
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+    kid: str
+
+
+@dataclass(slots=True, frozen=True)
+class Requirements:
+    """Authorization rules applied after every other check.
+
+    Each set in ``any_groups`` / ``any_scopes`` must share at least one name with
+    the token; every name in ``all_groups`` / ``all_scopes`` must be present.
+    """
+
+    any_groups: tuple[frozenset[str], ...] = ()
+    all_groups: frozenset[str] = frozenset()
+    any_scopes: tuple[frozenset[str], ...] = ()
+    all_scopes: frozenset[str] = frozenset()
+
+    @classmethod
+    def build(
+        cls,
+        groups: object = None,
+        all_groups: object = None,
+        scopes: object = None,
+        all_scopes: object = None,
+    ) -> Requirements:
+        g, s = names(groups, "groups"), names(scopes, "scopes")
+        return cls(
+            any_groups=(g,) if g else (),
+            all_groups=names(all_groups, "all_groups") or frozenset(),
+            any_scopes=(s,) if s else (),
+            all_scopes=names(all_scopes, "all_scopes") or frozenset(),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.any_groups or self.all_groups or self.any_scopes or self.all_scopes)
+
+    def merged(self, other: Requirements) -> Requirements:
+        """Rules where both ``self`` and ``other`` must hold."""
+        if not other:
+            return self
+        if not self:
+            return other
+        return Requirements(
+            any_groups=self.any_groups + other.any_groups,
+            all_groups=self.all_groups | other.all_groups,
+            any_scopes=self.any_scopes + other.any_scopes,
+            all_scopes=self.all_scopes | other.all_scopes,
+        )
+
+
+def names(value: object, what: str) -> frozenset[str] | None:
+    """Normalise a ``groups=``/``scopes=`` argument to a frozenset (or None)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, Iterable):
+        raise ConfigurationError(f"{what} must be a string or a list of strings, got {value!r}")
+    items = list(value)
+    if not items or not all(isinstance(v, str) and v and v.strip() == v for v in items):
+        raise ConfigurationError(
+            f"{what} must be a non-empty list of non-empty names, got {value!r} "
+            "(pass None for no requirement)"
+        )
+    return frozenset(items)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    # Duplicate names are ambiguous (RFC 7515 s4: MUST reject or take the last);
+    # parsers disagree on which wins, which is how claim-smuggling bugs happen.
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member name")
+    return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_reject_constant)
+
+
+def _depth_ok(text: str) -> bool:
+    # Cheap bound on nesting: counts brackets (including any inside strings, which
+    # only makes the bound stricter for odd payloads, never looser).
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return True
+    depth = 0
+    in_string = False
+    escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def _b64(segment: str, what: str) -> bytes:
+    rem = len(segment) % 4
+    if rem == 1 or _SEGMENT.fullmatch(segment) is None:
+        raise MalformedTokenError(f"the {what} segment is not valid base64url")
+    if rem:
+        if segment[-1] not in _CANONICAL_LAST[rem]:
+            raise MalformedTokenError(f"the {what} segment is not canonical base64url")
+        segment += "=" * (4 - rem)
+    return binascii.a2b_base64(segment.translate(_TO_STANDARD))
+
+
+def _json_object(segment: str, what: str) -> dict[str, Any]:
+    raw = _b64(segment, what)
+    try:
+        text = raw.decode("utf-8")
+        if not _depth_ok(text):
+            raise ValueError("nested too deeply")
+        value = _DECODER.decode(text)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise MalformedTokenError(
+            f"the {what} is not valid JSON ({exc.__class__.__name__})"
+        ) from None
+    if not isinstance(value, dict):
+        raise MalformedTokenError(f"the {what} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def parse(token: object, max_length: int = DEFAULT_MAX_TOKEN_LENGTH) -> ParsedToken:
+    """Check structure and header of a compact JWS and decode it (steps 1 and 2)."""
+    if isinstance(token, bytes | bytearray | memoryview):
+        try:
+            token = bytes(token).decode("ascii")
+        except UnicodeDecodeError:
+            raise MalformedTokenError("the token contains non-ASCII bytes") from None
+    if not isinstance(token, str):
+        raise MalformedTokenError(f"the token must be a string, not {type(token).__name__}")
+    if not token:
+        raise MalformedTokenError("the token is empty")
+    if len(token) > max_length:
+        raise MalformedTokenError(
+            f"the token is {len(token)} characters long, above the limit of {max_length}"
+        )
+    parts = token.split(".")
+    if len(parts) != 3:
+        if len(parts) == 5:
+            raise MalformedTokenError(
+                "the token has 5 segments: it is encrypted (JWE), like a Cognito refresh "
+                "token, which cannot be verified; send the ID or access token"
+            )
+        raise MalformedTokenError(
+            f"the token has {len(parts)} segment(s); a signed JWT has exactly 3"
+        )
+    h_seg, p_seg, s_seg = parts
+    header = _json_object(h_seg, "header")
+
+    alg = header.get("alg")
+    # Cognito signs with RS256 only. Anything else is refused before any key is
+    # touched: "none" stops unsigned tokens, HS* stops the HMAC-with-public-key
+    # confusion attack, ES*/PS*/EdDSA stop algorithm substitution.
+    if alg != "RS256":
+        if alg is None or (isinstance(alg, str) and alg.lower() == "none"):
+            raise UnsupportedAlgorithmError(
+                "the token is unsigned (alg none/absent); RS256 required"
+            )
+        raise UnsupportedAlgorithmError(
+            "the token's alg is not RS256, the only algorithm Cognito uses"
+        )
+    # crit names extensions the recipient must understand (RFC 7515 s4.1.11); we
+    # understand none, so honouring the rule means refusing any token that has it.
+    if "crit" in header:
+        raise InvalidHeaderError("the header has 'crit' extensions, which are not supported")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise InvalidHeaderError("the header has no 'kid' string naming the signing key")
+    if len(kid) > MAX_KID_LENGTH:
+        raise InvalidHeaderError(f"the header 'kid' is longer than {MAX_KID_LENGTH} characters")
+    # jku / x5u / jwk / x5c in the header are ignored on purpose: keys come only from
+    # the configured pool, never from the token.
+
+    payload = _json_object(p_seg, "payload")
+    if not s_seg:
+        raise InvalidSignatureError("the token has an empty signature")
+    signature = _b64(s_seg, "signature")
+    return ParsedToken(
+        header=header,
+        payload=payload,
+        signing_input=f"{h_seg}.{p_seg}".encode("ascii"),
+        signature=signature,
+        kid=kid,
+    )
+
+
+def verify_signature(key: RSAPublicKey, token: ParsedToken) -> None:
+    """Step 4: RSASSA-PKCS1-v1_5 with SHA-256 over ``header.payload``."""
+    try:
+        key.verify(token.signature, token.signing_input, _PADDING, _SHA256)
+    except (InvalidSignature, ValueError, TypeError):
+        raise InvalidSignatureError("the token's signature does not verify") from None
+
+
+def _show(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _numeric(payload: Mapping[str, Any], name: str, required: bool) -> float | None:
+    value = payload.get(name)
+    if value is None:
+        if name in payload:
+            raise InvalidClaimError(f"the '{name}' claim is null; a NumericDate is required")
+        if required:
+            raise InvalidClaimError(f"the '{name}' claim is missing; it is required")
+        return None
+    # bool is an int subclass in Python: True must not pass as the date 1.
+    if type(value) is not int and type(value) is not float:
+        raise InvalidClaimError(
+            f"the '{name}' claim must be a number (NumericDate), got {type(value).__name__}"
+        )
+    if type(value) is float and not math.isfinite(value):
+        raise InvalidClaimError(f"the '{name}' claim is not a finite number")
+    return value
+
+
+def check_claims(
+    payload: Mapping[str, Any],
+    *,
+    issuers: Iterable[str],
+    client_ids: frozenset[str] | None,
+    token_use: str | None,
+    now: float,
+    leeway: float,
+) -> None:
+    """Step 5: lifetime, issuer, token use and app client. Raises on the first failure."""
+    exp = _numeric(payload, "exp", True)
+    iat = _numeric(payload, "iat", True)
+    nbf = _numeric(payload, "nbf", False)
+    assert exp is not None and iat is not None
+    if now >= exp + leeway:
+        raise TokenExpiredError(
+            f"the token expired at {exp:.0f} (now {now:.0f}, leeway {leeway:g}s); "
+            "the client must refresh it"
+        )
+    if iat > now + leeway:
+        raise TokenNotYetValidError(
+            f"the token's 'iat' {iat:.0f} is in the future (now {now:.0f}); check clock sync"
+        )
+    if nbf is not None and nbf > now + leeway:
+        raise TokenNotYetValidError(f"the token is not valid before {nbf:.0f} (now {now:.0f})")
+
+    iss = payload.get("iss")
+    if not isinstance(iss, str) or iss not in issuers:
+        raise InvalidIssuerError(
+            f"the 'iss' claim {_show(iss)} is not a configured issuer "
+            f"(expected one of {_show(sorted(issuers), 200)})"
+        )
+
+    sub = payload.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise InvalidClaimError("the 'sub' claim is missing or not a string")
+
+    use = payload.get("token_use")
+    # Whatever is configured, only Cognito's two verifiable kinds are accepted.
+    if use != "id" and use != "access":
+        raise InvalidTokenUseError(
+            f"the 'token_use' claim is {_show(use)}; expected 'id' or 'access'"
+        )
+    if token_use is not None and use != token_use:
+        raise InvalidTokenUseError(
+            f"the 'token_use' claim is {use!r}, expected {token_use!r}"
+            + (
+                " (an ID token was sent where an access token is required)"
+                if use == "id"
+                else " (an access token was sent where an ID token is required)"
+            )
+        )
+
+    if client_ids is not None:
+        # ID tokens carry the app client in 'aud'; access tokens have no 'aud' and
+        # carry it in 'client_id'. Accepting either claim for either kind would let
+        # a token minted for one app be replayed against another.
+        name = "aud" if use == "id" else "client_id"
+        found = payload.get(name)
+        if not isinstance(found, str) or found not in client_ids:
+            raise InvalidClientError(
+                f"the '{name}' claim {_show(found)} is not a configured app client "
+                f"(expected {_show(sorted(client_ids), 200)})"
+            )
+
+    groups = payload.get("cognito:groups")
+    if groups is not None and (
+        not isinstance(groups, list) or not all(isinstance(g, str) for g in groups)
+    ):
+        raise InvalidClaimError("the 'cognito:groups' claim must be a list of strings")
+    scope = payload.get("scope")
+    if scope is not None and not isinstance(scope, str):
+        raise InvalidClaimError("the 'scope' claim must be a space-separated string")
+
+
+def authorize(groups: frozenset[str], scopes: frozenset[str], req: Requirements) -> None:
+    """Step 6: group and scope requirements; failures are 403, not 401."""
+    for wanted in req.any_groups:
+        if groups.isdisjoint(wanted):
+            raise MissingGroupError(
+                f"the caller is in none of the required groups {_show(sorted(wanted), 200)}"
+            )
+    if not groups.issuperset(req.all_groups):
+        missing = sorted(req.all_groups - groups)
+        raise MissingGroupError(f"the caller is not in the required group(s) {_show(missing, 200)}")
+    for wanted in req.any_scopes:
+        if scopes.isdisjoint(wanted):
+            raise MissingScopeError(
+                f"the token has none of the required scopes {_show(sorted(wanted), 200)}"
+            )
+    if not scopes.issuperset(req.all_scopes):
+        missing = sorted(req.all_scopes - scopes)
+        raise MissingScopeError(f"the token lacks the required scope(s) {_show(missing, 200)}")

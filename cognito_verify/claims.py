@@ -1,0 +1,161 @@
+"""The verified payload of a token, read-only, with typed accessors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["Claims"]
+
+
+def _freeze(value: Any) -> Any:
+    # Claims may be shared between requests (the verified-token cache), so nested
+    # values are made immutable: a handler that appends to a list cannot grant the
+    # next request a group it does not have.
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    return value
+
+
+class Claims(Mapping[str, Any]):
+    """The verified claims of a Cognito ID or access token.
+
+    A read-only mapping of the token's payload (JSON arrays come back as tuples and
+    objects as read-only mappings) plus typed properties for the claims every
+    Cognito token has. Use :meth:`to_dict` for a plain, JSON-ready copy.
+    """
+
+    __slots__ = ("_data", "_groups", "_scopes")
+
+    _data: Mapping[str, Any]
+    _groups: frozenset[str]
+    _scopes: frozenset[str]
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        data = {k: _freeze(v) for k, v in payload.items()}
+        groups = data.get("cognito:groups")
+        scope = data.get("scope")
+        object.__setattr__(self, "_data", MappingProxyType(data))
+        object.__setattr__(
+            self,
+            "_groups",
+            frozenset(g for g in groups if isinstance(g, str))
+            if isinstance(groups, tuple)
+            else frozenset(),
+        )
+        object.__setattr__(
+            self, "_scopes", frozenset(scope.split()) if isinstance(scope, str) else frozenset()
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Claims are read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Claims are read-only")
+
+    # Mapping protocol
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return (
+            f"Claims(token_use={self.token_use!r}, sub={self.sub!r}, "
+            f"username={self.username!r}, client_id={self.client_id!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Claims):
+            return self._data == other._data
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.token_use, self.sub, self.get("jti"), self.get("iat")))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Claims, (self.to_dict(),))
+
+    # Typed accessors
+    @property
+    def sub(self) -> str:
+        """The subject: the user's UUID, or the app client id for machine tokens."""
+        return str(self._data["sub"])
+
+    @property
+    def username(self) -> str | None:
+        """``cognito:username`` (ID token) or ``username`` (access token); None for
+        client-credentials tokens, which have no user."""
+        value = self._data.get("cognito:username", self._data.get("username"))
+        return value if isinstance(value, str) else None
+
+    @property
+    def token_use(self) -> str:
+        """``"id"`` or ``"access"``."""
+        return str(self._data["token_use"])
+
+    @property
+    def client_id(self) -> str | None:
+        """The app client id: ``aud`` of an ID token, ``client_id`` of an access token."""
+        value = self._data.get("aud") if self.token_use == "id" else self._data.get("client_id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def issuer(self) -> str:
+        return str(self._data["iss"])
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """``cognito:groups`` as a set; empty when the claim is absent."""
+        return self._groups
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """The space-separated ``scope`` claim as a set; empty when absent (ID tokens)."""
+        return self._scopes
+
+    @property
+    def issued_at(self) -> float:
+        """``iat`` as Unix seconds."""
+        return float(self._data["iat"])
+
+    @property
+    def expires_at(self) -> float:
+        """``exp`` as Unix seconds."""
+        return float(self._data["exp"])
+
+    @property
+    def is_machine(self) -> bool:
+        """True for a client-credentials (machine-to-machine) access token."""
+        return self.token_use == "access" and self.username is None
+
+    def has_group(self, name: str) -> bool:
+        return name in self._groups
+
+    def has_scope(self, name: str) -> bool:
+        return name in self._scopes
+
+    def has_any_group(self, names: Iterable[str]) -> bool:
+        return not self._groups.isdisjoint(names)
+
+    def has_all_scopes(self, names: Iterable[str]) -> bool:
+        return self._scopes.issuperset(names)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, mutable, JSON-serialisable copy of the payload."""
+        return {k: _thaw(v) for k, v in self._data.items()}

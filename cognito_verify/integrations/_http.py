@@ -1,0 +1,77 @@
+"""HTTP semantics shared by every adapter: finding the token, and answering refusals.
+
+No framework is imported here; adapters turn ``Refusal`` into their own response type.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..errors import (
+    CognitoVerifyError,
+    ForbiddenError,
+    InvalidTokenError,
+    JWKSError,
+    MissingScopeError,
+    MissingTokenError,
+)
+
+# Short, fixed texts: the client learns the class of failure, never the exception
+# message (which can name the configured issuers and app clients) nor the token.
+_DESCRIPTIONS = {
+    401: "The request is not authenticated.",
+    403: "The caller is not allowed to do this.",
+    503: "Authentication is temporarily unavailable.",
+    500: "Authentication is misconfigured.",
+}
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token from an ``Authorization: Bearer <token>`` header value.
+
+    The scheme is case-insensitive (RFC 7235). Raises ``MissingTokenError`` when the
+    header is absent, uses another scheme, or carries no token.
+    """
+    if not authorization:
+        raise MissingTokenError("the request has no Authorization header")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise MissingTokenError("the Authorization header does not use the Bearer scheme")
+    token = token.strip()
+    if not token:
+        raise MissingTokenError("the Authorization header has no bearer token")
+    return token
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What to answer for a refused request: status, headers and a small JSON body."""
+
+    status: int
+    headers: dict[str, str]
+    code: str
+
+    @property
+    def body(self) -> dict[str, str]:
+        return {"error": self.code, "message": _DESCRIPTIONS.get(self.status, "")}
+
+    @property
+    def json(self) -> bytes:
+        return json.dumps(self.body).encode("utf-8")
+
+
+def refusal(exc: CognitoVerifyError) -> Refusal:
+    """Map an error of this library to its HTTP answer (see docs/errors.md)."""
+    if isinstance(exc, MissingTokenError):
+        # RFC 6750 s3.1: a request with no credentials gets no error code.
+        return Refusal(401, {"WWW-Authenticate": "Bearer"}, exc.code)
+    if isinstance(exc, InvalidTokenError):
+        return Refusal(401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, exc.code)
+    if isinstance(exc, MissingScopeError):
+        return Refusal(403, {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}, exc.code)
+    if isinstance(exc, ForbiddenError):
+        return Refusal(403, {}, exc.code)
+    if isinstance(exc, JWKSError):
+        return Refusal(503, {"Retry-After": "5"}, exc.code)
+    return Refusal(500, {}, exc.code)

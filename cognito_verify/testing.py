@@ -1,0 +1,322 @@
+"""A local user pool that mints real RS256 Cognito-shaped tokens, for tests.
+
+    from cognito_verify.testing import LocalUserPool
+
+    pool = LocalUserPool()
+    verifier = pool.verifier(token_use="access")      # offline, keys in memory
+    claims = verifier.verify(pool.access_token("alice", groups=["admin"]))
+
+    with pool.serve() as server:                       # a real HTTP JWKS endpoint
+        verifier = CognitoVerifier(pool.user_pool_id, client_id=pool.client_id,
+                                   token_use="id", jwks_url=server.jwks_url)
+
+Tokens carry the real AWS issuer for the pool id, so a verifier checks them exactly
+as it checks Cognito's. Never use this module's keys outside tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from ._pool import TokenUse
+from .verifier import CognitoVerifier
+
+__all__ = ["LocalUserPool", "JWKSServer", "b64url", "encode_token"]
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, as used in compact JWS."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode("utf-8")
+
+
+def encode_token(
+    header: Mapping[str, Any], payload: Mapping[str, Any], key: rsa.RSAPrivateKey | None
+) -> str:
+    """Serialize and sign (RS256) a compact JWS; ``key=None`` leaves the signature empty."""
+    signing_input = f"{b64url(_json(header))}.{b64url(_json(payload))}"
+    if key is None:
+        return signing_input + "."
+    signature = key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def _kid_for(key: rsa.RSAPrivateKey) -> str:
+    # Cognito kids are standard base64 (with + / =); tests should see the same.
+    n = key.public_key().public_numbers().n
+    return base64.b64encode(hashlib.sha256(n.to_bytes(256, "big")).digest()).decode("ascii")
+
+
+def _public_jwk(kid: str, key: rsa.RSAPrivateKey) -> dict[str, str]:
+    numbers = key.public_key().public_numbers()
+    n = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
+    e = numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")
+    return {"alg": "RS256", "e": b64url(e), "kid": kid, "kty": "RSA", "n": b64url(n), "use": "sig"}
+
+
+class LocalUserPool:
+    """An in-process stand-in for a Cognito user pool's token signing.
+
+    Args:
+        user_pool_id: the pool id tokens claim to come from (sets ``iss``).
+        client_ids: the app clients of the pool; the first is the default.
+        clock: Unix time source for ``iat``/``exp``/``auth_time``.
+        key_size: RSA modulus size of the signing key.
+    """
+
+    def __init__(
+        self,
+        user_pool_id: str = "eu-west-1_LocalPool1",
+        client_ids: Sequence[str] = ("3n4b5urk1ft4fl3mg5e62d9ado",),
+        *,
+        clock: Callable[[], float] = time.time,
+        key_size: int = 2048,
+    ) -> None:
+        if isinstance(client_ids, str):
+            client_ids = (client_ids,)
+        self.user_pool_id = user_pool_id
+        self.client_ids = tuple(client_ids)
+        self.region = user_pool_id.split("_", 1)[0]
+        self.clock = clock
+        self._key_size = key_size
+        self._keys: dict[str, rsa.RSAPrivateKey] = {}
+        self.kid = self.add_key()
+
+    # --- keys ------------------------------------------------------------------------
+
+    @property
+    def issuer(self) -> str:
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+    @property
+    def client_id(self) -> str:
+        return self.client_ids[0]
+
+    @property
+    def private_key(self) -> rsa.RSAPrivateKey:
+        """The current signing key (for crafting attack tokens in tests)."""
+        return self._keys[self.kid]
+
+    def add_key(self, key: rsa.RSAPrivateKey | None = None) -> str:
+        """Add a signing key to the JWKS (not yet used for signing); returns its kid."""
+        key = key or rsa.generate_private_key(public_exponent=65537, key_size=self._key_size)
+        kid = _kid_for(key)
+        self._keys[kid] = key
+        return kid
+
+    def rotate_key(self, *, drop_old: bool = False) -> str:
+        """Start signing with a new key, as Cognito does on rotation; returns its kid."""
+        old = self.kid
+        self.kid = self.add_key()
+        if drop_old:
+            del self._keys[old]
+        return self.kid
+
+    def remove_key(self, kid: str) -> None:
+        del self._keys[kid]
+        if kid == self.kid:
+            self.kid = next(iter(self._keys), "")
+
+    @property
+    def jwks(self) -> dict[str, Any]:
+        """The pool's public keys as a JWKS dict."""
+        return {"keys": [_public_jwk(kid, key) for kid, key in self._keys.items()]}
+
+    # --- tokens ----------------------------------------------------------------------
+
+    def _common(self, token_use: str, lifetime: float) -> dict[str, Any]:
+        now = int(self.clock())
+        return {
+            "iss": self.issuer,
+            "token_use": token_use,
+            "auth_time": now,
+            "iat": now,
+            "exp": now + int(lifetime),
+            "jti": str(uuid.uuid4()),
+            "origin_jti": str(uuid.uuid4()),
+            "event_id": str(uuid.uuid4()),
+        }
+
+    def _finish(
+        self, payload: dict[str, Any], claims: Mapping[str, Any] | None, omit: Sequence[str]
+    ) -> str:
+        payload.update(claims or {})
+        for name in omit:
+            payload.pop(name, None)
+        return self.sign(payload)
+
+    def id_token(
+        self,
+        username: str = "alice",
+        *,
+        groups: Sequence[str] = (),
+        client_id: str | None = None,
+        email: str | None = "alice@example.com",
+        lifetime: float = 3600,
+        claims: Mapping[str, Any] | None = None,
+        omit: Sequence[str] = (),
+    ) -> str:
+        """An ID token for ``username``; ``claims`` overrides or adds any claim."""
+        payload = self._common("id", lifetime)
+        payload.update(
+            sub=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.user_pool_id}/{username}")),
+            aud=client_id or self.client_id,
+            **{"cognito:username": username},
+        )
+        if email is not None:
+            payload.update(email=email, email_verified=True)
+        if groups:
+            payload["cognito:groups"] = list(groups)
+        return self._finish(payload, claims, omit)
+
+    def access_token(
+        self,
+        username: str = "alice",
+        *,
+        groups: Sequence[str] = (),
+        scopes: Sequence[str] = ("aws.cognito.signin.user.admin",),
+        client_id: str | None = None,
+        lifetime: float = 3600,
+        claims: Mapping[str, Any] | None = None,
+        omit: Sequence[str] = (),
+    ) -> str:
+        """An access token for ``username`` (no ``aud``; ``client_id`` and ``scope``)."""
+        payload = self._common("access", lifetime)
+        payload.update(
+            sub=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.user_pool_id}/{username}")),
+            client_id=client_id or self.client_id,
+            username=username,
+            scope=" ".join(scopes),
+            version=2,
+        )
+        if groups:
+            payload["cognito:groups"] = list(groups)
+        return self._finish(payload, claims, omit)
+
+    def client_credentials_token(
+        self,
+        *,
+        scopes: Sequence[str] = ("orders-api/orders.read",),
+        client_id: str | None = None,
+        lifetime: float = 3600,
+        claims: Mapping[str, Any] | None = None,
+        omit: Sequence[str] = (),
+    ) -> str:
+        """A machine-to-machine access token: ``sub`` is the client id, no user, no groups."""
+        cid = client_id or self.client_id
+        payload = self._common("access", lifetime)
+        del payload["auth_time"], payload["origin_jti"], payload["event_id"]
+        payload.update(sub=cid, client_id=cid, scope=" ".join(scopes), version=2)
+        return self._finish(payload, claims, omit)
+
+    def sign(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        header: Mapping[str, Any] | None = None,
+        key: rsa.RSAPrivateKey | None = None,
+    ) -> str:
+        """Sign any payload (and header) with the pool's current key, or ``key``."""
+        if header is None:
+            header = {"kid": self.kid, "alg": "RS256"}
+        return encode_token(header, payload, key or self.private_key)
+
+    # --- serving the JWKS ------------------------------------------------------------
+
+    def verifier(
+        self,
+        *,
+        token_use: TokenUse | None,
+        client_id: str | Sequence[str] | None | Any = ...,
+        **options: Any,
+    ) -> CognitoVerifier:
+        """A verifier for this pool with its keys in memory (no HTTP)."""
+        options.setdefault("jwks", self.jwks)
+        return CognitoVerifier(
+            self.user_pool_id,
+            client_id=list(self.client_ids) if client_id is ... else client_id,
+            token_use=token_use,
+            **options,
+        )
+
+    def mock_transport(self) -> httpx.MockTransport:
+        """An ``httpx.MockTransport`` answering every GET with the current JWKS."""
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, json=self.jwks)
+
+        return httpx.MockTransport(handler)
+
+    @contextmanager
+    def serve(self) -> Iterator[JWKSServer]:
+        """Serve the JWKS over real HTTP on 127.0.0.1 while the block runs."""
+        server = JWKSServer(lambda: self.jwks, path=f"/{self.user_pool_id}/.well-known/jwks.json")
+        with server:
+            yield server
+
+
+class JWKSServer:
+    """A real loopback HTTP server answering GET on ``path`` with a JWKS.
+
+    ``request_count`` counts the requests it answered; ``jwks_url`` is its address.
+    """
+
+    def __init__(self, jwks: Callable[[], Mapping[str, Any]], path: str = "/jwks.json") -> None:
+        self._jwks = jwks
+        self.path = path
+        self.request_count = 0
+        self._count_lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                with outer._count_lock:
+                    outer.request_count += 1
+                if self.path != outer.path:
+                    self.send_error(404)
+                    return
+                body = _json(outer._jwks())
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def jwks_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}{self.path}"
+
+    def __enter__(self) -> JWKSServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()

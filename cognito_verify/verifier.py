@@ -1,0 +1,386 @@
+"""CognitoVerifier: configuration, keys and checks glued together.
+
+The order of the checks lives in ``_begin`` (structure, header, pool selection) and
+``_finish`` (signature, claims, authorization). ``verify`` and ``averify`` differ
+only in how they obtain the key between the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from . import _token
+from ._keys import KeyPolicy, RemoteKeys, StaticKeys
+from ._pool import MISSING, IssuerFormat, PoolConfig, TokenUse, UserPool, resolve
+from ._token import DEFAULT_MAX_TOKEN_LENGTH, ParsedToken, Requirements
+from .claims import Claims
+from .errors import (
+    CognitoVerifyError,
+    ConfigurationError,
+    CustomCheckError,
+    InvalidIssuerError,
+    InvalidTokenError,
+    JWKSError,
+)
+
+__all__ = ["CognitoVerifier"]
+
+log = logging.getLogger("cognito_verify")
+
+KeySource = RemoteKeys | StaticKeys
+CustomCheck = Callable[[Claims], bool]
+
+
+class CognitoVerifier:
+    """Verifies ID and access tokens of one or more Cognito user pools.
+
+    Args:
+        user_pool_id: e.g. ``"eu-west-1_AbCdEf123"``; the region is taken from it.
+        client_id: the app client id, a list of them, or ``None`` (explicitly) to
+            accept any app client of the pool. Required.
+        token_use: ``"id"``, ``"access"``, or ``None`` (explicitly) for both. Required.
+        groups / all_groups: the token must be in at least one / all of these
+            ``cognito:groups`` (403 otherwise).
+        scopes / all_scopes: the token must carry at least one / all of these scopes.
+        custom_check: called with the verified ``Claims`` last; returning False
+            refuses the token with ``CustomCheckError`` (403).
+        leeway: seconds of clock skew tolerated on ``exp``, ``iat`` and ``nbf``.
+        jwks: a JWKS dict; keys are then fully offline and never fetched.
+        jwks_url: fetch keys from here (an emulator, a proxy); ``iss`` is still
+            checked against the real Cognito issuer unless ``issuer`` is given.
+        issuer: the exact ``iss`` to accept, for emulators that do not use the AWS form.
+        replica_regions: regions a multi-region pool is replicated to; their
+            issuers are accepted too. Never taken from the token.
+        issuer_format: ``"original"``, ``"updated"`` (``issuer-cognito-idp``) or
+            ``"any"`` (default: both, as a pool can be switched at any time).
+        pools: several pools in one verifier, as ``UserPool`` objects, instead of
+            the single-pool arguments above. The token's ``iss`` picks the pool,
+            among the configured ones only.
+        http_client / async_http_client: ``httpx`` clients used to fetch keys, so
+            proxies, TLS and timeouts are yours to set.
+        clock: returns the current Unix time; ``time.time`` by default.
+        max_token_length: longer inputs are refused before any decoding.
+        jwks_max_age, unknown_kid_cooldown, jwks_timeout, jwks_max_bytes: the key
+            cache policy (see docs/keys.md).
+
+    Raises:
+        TypeError: ``client_id`` or ``token_use`` was not given.
+        ConfigurationError: an argument is invalid; the message says how to fix it.
+    """
+
+    def __init__(
+        self,
+        user_pool_id: str | None = None,
+        *,
+        client_id: str | Sequence[str] | None = MISSING,
+        token_use: TokenUse | None = MISSING,
+        groups: str | Sequence[str] | None = None,
+        all_groups: str | Sequence[str] | None = None,
+        scopes: str | Sequence[str] | None = None,
+        all_scopes: str | Sequence[str] | None = None,
+        custom_check: CustomCheck | None = None,
+        leeway: float = 0.0,
+        jwks: Mapping[str, Any] | None = None,
+        jwks_url: str | None = None,
+        issuer: str | None = None,
+        replica_regions: Sequence[str] = (),
+        issuer_format: IssuerFormat = "any",
+        allow_insecure_jwks_url: bool = False,
+        pools: Sequence[UserPool] | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        max_token_length: int = DEFAULT_MAX_TOKEN_LENGTH,
+        jwks_max_age: float = KeyPolicy.max_age,
+        unknown_kid_cooldown: float = KeyPolicy.unknown_kid_cooldown,
+        jwks_timeout: float = KeyPolicy.timeout,
+        jwks_max_bytes: int = KeyPolicy.max_bytes,
+    ) -> None:
+        if pools is None:
+            if user_pool_id is None:
+                raise TypeError("user_pool_id is required (or pass pools=[UserPool(...), ...])")
+            pools = [
+                UserPool(
+                    user_pool_id=user_pool_id,
+                    client_id=client_id,
+                    token_use=token_use,
+                    jwks=jwks,
+                    jwks_url=jwks_url,
+                    issuer=issuer,
+                    replica_regions=replica_regions,
+                    issuer_format=issuer_format,
+                    allow_insecure_jwks_url=allow_insecure_jwks_url,
+                )
+            ]
+        else:
+            single = (user_pool_id, jwks, jwks_url, issuer)
+            if (
+                any(v is not None for v in single)
+                or client_id is not MISSING
+                or (token_use is not MISSING or replica_regions)
+            ):
+                raise ConfigurationError(
+                    "pools= replaces the single-pool arguments: put user_pool_id, client_id, "
+                    "token_use, jwks, jwks_url, issuer and replica_regions in each UserPool"
+                )
+            if isinstance(pools, UserPool) or not pools:
+                raise ConfigurationError("pools must be a non-empty list of UserPool objects")
+        if not all(isinstance(p, UserPool) for p in pools):
+            raise ConfigurationError("pools must be a list of UserPool objects")
+
+        for name, value in (
+            ("leeway", leeway),
+            ("jwks_max_age", jwks_max_age),
+            ("unknown_kid_cooldown", unknown_kid_cooldown),
+            ("jwks_timeout", jwks_timeout),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (math.isfinite(value) and value >= 0)
+            ):
+                raise ConfigurationError(f"{name} must be a number of seconds >= 0, got {value!r}")
+        if leeway > 300:
+            raise ConfigurationError(f"leeway of {leeway}s is too large; keep it under 300 seconds")
+        if not isinstance(max_token_length, int) or max_token_length < 256:
+            raise ConfigurationError("max_token_length must be an int of at least 256")
+        if not callable(clock):
+            raise ConfigurationError("clock must be a callable returning Unix time in seconds")
+        if custom_check is not None and not callable(custom_check):
+            raise ConfigurationError("custom_check must be a callable taking Claims")
+        if http_client is not None and not isinstance(http_client, httpx.Client):
+            raise ConfigurationError("http_client must be an httpx.Client")
+        if async_http_client is not None and not isinstance(async_http_client, httpx.AsyncClient):
+            raise ConfigurationError("async_http_client must be an httpx.AsyncClient")
+
+        self._requirements = Requirements.build(groups, all_groups, scopes, all_scopes)
+        self._custom_check = custom_check
+        self._leeway = float(leeway)
+        self._clock = clock
+        self._max_length = max_token_length
+        self._owns_http = http_client is None
+        policy = KeyPolicy(
+            max_age=float(jwks_max_age),
+            unknown_kid_cooldown=float(unknown_kid_cooldown),
+            timeout=float(jwks_timeout),
+            max_bytes=int(jwks_max_bytes),
+        )
+
+        self.pools: tuple[PoolConfig, ...] = tuple(resolve(p) for p in pools)
+        self._by_issuer: dict[str, tuple[PoolConfig, KeySource]] = {}
+        self._remote: dict[str, RemoteKeys] = {}
+        for pool in self.pools:
+            static = (
+                StaticKeys(pool.static_jwks, f"the jwks given for {pool.user_pool_id}")
+                if pool.static_jwks is not None
+                else None
+            )
+            for iss in pool.issuers:
+                if iss in self._by_issuer:
+                    raise ConfigurationError(f"issuer {iss} is configured for two pools")
+                source: KeySource
+                if static is not None:
+                    source = static
+                else:
+                    url = pool.jwks_urls[iss]
+                    source = self._remote.get(url) or RemoteKeys(
+                        url,
+                        policy=policy,
+                        clock=clock,
+                        http_client=http_client,
+                        async_http_client=async_http_client,
+                    )
+                    self._remote[url] = source
+                self._by_issuer[iss] = (pool, source)
+
+    def __repr__(self) -> str:
+        pools = ", ".join(p.user_pool_id for p in self.pools)
+        return f"<CognitoVerifier pools=[{pools}]>"
+
+    # --- the rules ---------------------------------------------------------------------
+
+    def _begin(self, token: object) -> tuple[ParsedToken, PoolConfig, KeySource]:
+        parsed = _token.parse(token, self._max_length)
+        iss = parsed.payload.get("iss")
+        # The token is attacker-controlled until its signature verifies, so its iss is
+        # only used to choose among pools configured here; never to build a URL.
+        entry = self._by_issuer.get(iss) if isinstance(iss, str) else None
+        if entry is None:
+            raise InvalidIssuerError(
+                "the token's issuer is not one of the configured issuers "
+                f"({', '.join(sorted(self._by_issuer))})"
+            )
+        return parsed, entry[0], entry[1]
+
+    def _finish(
+        self, parsed: ParsedToken, pool: PoolConfig, key: Any, extra: Requirements
+    ) -> Claims:
+        _token.verify_signature(key, parsed)
+        _token.check_claims(
+            parsed.payload,
+            issuers=pool.issuers,
+            client_ids=pool.client_ids,
+            token_use=pool.token_use,
+            now=self._clock(),
+            leeway=self._leeway,
+        )
+        claims = Claims(parsed.payload)
+        self._authorize(claims, extra)
+        return claims
+
+    def _authorize(self, claims: Claims, extra: Requirements) -> None:
+        _token.authorize(claims.groups, claims.scopes, self._requirements.merged(extra))
+        if self._custom_check is not None and not self._custom_check(claims):
+            raise CustomCheckError("the token was refused by the custom check")
+
+    @staticmethod
+    def _extra(
+        groups: object, all_groups: object, scopes: object, all_scopes: object
+    ) -> Requirements:
+        if groups is None and all_groups is None and scopes is None and all_scopes is None:
+            return _NO_REQUIREMENTS
+        try:
+            return Requirements.build(groups, all_groups, scopes, all_scopes)
+        except ConfigurationError as exc:
+            raise TypeError(exc.message) from None
+
+    # --- public API --------------------------------------------------------------------
+
+    def verify(
+        self,
+        token: str | bytes,
+        *,
+        groups: str | Sequence[str] | None = None,
+        all_groups: str | Sequence[str] | None = None,
+        scopes: str | Sequence[str] | None = None,
+        all_scopes: str | Sequence[str] | None = None,
+    ) -> Claims:
+        """Verify ``token`` and return its claims.
+
+        The keyword arguments add requirements for this call on top of the verifier's.
+
+        Raises:
+            InvalidTokenError: (a subclass of) the token is not acceptable -> 401.
+            ForbiddenError: the token is valid but lacks a group/scope -> 403.
+            JWKSError: the pool's keys cannot be fetched and none are cached -> 503.
+        """
+        extra = self._extra(groups, all_groups, scopes, all_scopes)
+        try:
+            parsed, pool, source = self._begin(token)
+            return self._finish(parsed, pool, source.get(parsed.kid), extra)
+        except CognitoVerifyError:
+            raise
+        except Exception as exc:  # fail closed: an unforeseen error is a refusal
+            raise _unexpected(exc) from exc
+
+    async def averify(
+        self,
+        token: str | bytes,
+        *,
+        groups: str | Sequence[str] | None = None,
+        all_groups: str | Sequence[str] | None = None,
+        scopes: str | Sequence[str] | None = None,
+        all_scopes: str | Sequence[str] | None = None,
+    ) -> Claims:
+        """Async twin of :meth:`verify`; fetches keys with ``httpx.AsyncClient`` and
+        never blocks the event loop."""
+        extra = self._extra(groups, all_groups, scopes, all_scopes)
+        try:
+            parsed, pool, source = self._begin(token)
+            return self._finish(parsed, pool, await source.aget(parsed.kid), extra)
+        except CognitoVerifyError:
+            raise
+        except Exception as exc:
+            raise _unexpected(exc) from exc
+
+    def authorize(
+        self,
+        claims: Claims,
+        *,
+        groups: str | Sequence[str] | None = None,
+        all_groups: str | Sequence[str] | None = None,
+        scopes: str | Sequence[str] | None = None,
+        all_scopes: str | Sequence[str] | None = None,
+    ) -> None:
+        """Apply this verifier's requirements, plus the given ones, to verified claims.
+
+        Raises:
+            ForbiddenError: a group, scope or custom check is not satisfied.
+        """
+        self._authorize(claims, self._extra(groups, all_groups, scopes, all_scopes))
+
+    def hydrate(self) -> None:
+        """Fetch every pool's keys now (concurrently), so the first request does not.
+
+        Raises ``JWKSError`` if a pool has no endpoint that answered with keys; an
+        extra endpoint (updated issuer form, replica region) that fails only logs.
+        """
+        sources = list(self._remote.values())
+        if not sources:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(sources))) as pool:
+            results = list(pool.map(_attempt, sources))
+        self._check_hydrated(dict(zip(sources, results, strict=True)))
+
+    async def ahydrate(self) -> None:
+        """Async twin of :meth:`hydrate`."""
+        sources = list(self._remote.values())
+        results = await asyncio.gather(*(_aattempt(s) for s in sources))
+        self._check_hydrated(dict(zip(sources, results, strict=True)))
+
+    def _check_hydrated(self, results: Mapping[RemoteKeys, JWKSError | None]) -> None:
+        for pool in self.pools:
+            urls = [pool.jwks_urls[i] for i in pool.issuers if i in pool.jwks_urls]
+            errors = [results[self._remote[u]] for u in urls]
+            if urls and all(e is not None for e in errors):
+                raise JWKSError(
+                    f"no keys could be loaded for pool {pool.user_pool_id}: "
+                    f"{errors[0].message if errors[0] else ''}"
+                )
+            for url, err in zip(urls, errors, strict=True):
+                if err is not None:
+                    log.warning("hydrate: %s did not answer with keys: %s", url, err.message)
+
+    def close(self) -> None:
+        """Close the HTTP client this verifier created (not one you passed in)."""
+        if self._owns_http:
+            for source in self._remote.values():
+                source.close()
+
+    def __enter__(self) -> CognitoVerifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_NO_REQUIREMENTS = Requirements()
+
+
+def _unexpected(exc: Exception) -> InvalidTokenError:
+    log.error("unexpected %s while verifying a token; refused", type(exc).__name__)
+    return InvalidTokenError(f"the token could not be verified ({type(exc).__name__})")
+
+
+def _attempt(source: RemoteKeys) -> JWKSError | None:
+    try:
+        source.refresh()
+    except JWKSError as exc:
+        return exc
+    return None
+
+
+async def _aattempt(source: RemoteKeys) -> JWKSError | None:
+    try:
+        await source.arefresh()
+    except JWKSError as exc:
+        return exc
+    return None
