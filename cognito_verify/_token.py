@@ -11,6 +11,7 @@ import binascii
 import json
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,8 @@ from .errors import (
 DEFAULT_MAX_TOKEN_LENGTH = 32 * 1024
 MAX_KID_LENGTH = 256
 MAX_JSON_DEPTH = 16
+# Largest int a NumericDate may be: beyond it, float conversion overflows.
+_MAX_DATE = int(sys.float_info.max)
 
 # Only the base64url alphabet, no padding, no whitespace: pyjwt's decoder silently
 # drops foreign characters, which makes many strings decode to the same token.
@@ -236,6 +239,12 @@ _MAX_HEADERS = 64
 def parse(token: object, max_length: int = DEFAULT_MAX_TOKEN_LENGTH) -> ParsedToken:
     """Check structure and header of a compact JWS and decode it (steps 1 and 2)."""
     if isinstance(token, bytes | bytearray | memoryview):
+        # Bound before decoding, so a huge body costs no copy (memoryview: nbytes).
+        size = token.nbytes if isinstance(token, memoryview) else len(token)
+        if size > max_length:
+            raise MalformedTokenError(
+                f"the token is {size} bytes long, above the limit of {max_length}"
+            )
         try:
             token = bytes(token).decode("ascii")
         except UnicodeDecodeError:
@@ -309,6 +318,10 @@ def _numeric(payload: Mapping[str, Any], name: str, required: bool) -> float | N
             f"the '{name}' claim must be a number (NumericDate), got {type(value).__name__}"
         )
     if type(value) is float and not math.isfinite(value):
+        raise InvalidClaimError(f"the '{name}' claim is not a finite number")
+    # An int beyond float range (JSON allows ~4300 digits) would raise OverflowError in
+    # the date arithmetic below and turn a bad claim into an internal error.
+    if type(value) is int and not -_MAX_DATE <= value <= _MAX_DATE:
         raise InvalidClaimError(f"the '{name}' claim is not a finite number")
     return value
 

@@ -88,7 +88,17 @@ class Claims(Mapping[str, Any]):
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash((self.token_use, self.sub, self.get("jti"), self.get("iat")))
+        # Only scalar values are hashed: a token whose jti is an object or array must not
+        # make hash() raise in the caller's code (sets, dict keys, caches).
+        jti, iat = self.get("jti"), self.get("iat")
+        return hash(
+            (
+                self.token_use,
+                self.sub,
+                jti if isinstance(jti, str) else None,
+                iat if isinstance(iat, int | float) else None,
+            )
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Claims, (self.to_dict(),))
