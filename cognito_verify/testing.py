@@ -78,6 +78,8 @@ class LocalUserPool:
         client_ids: the app clients of the pool; the first is the default.
         clock: Unix time source for ``iat``/``exp``/``auth_time``.
         key_size: RSA modulus size of the signing key.
+        key: an existing RSA private key to sign with (key generation is the slow
+            part; test fixtures reuse one key across many pools).
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class LocalUserPool:
         *,
         clock: Callable[[], float] = time.time,
         key_size: int = 2048,
+        key: rsa.RSAPrivateKey | None = None,
     ) -> None:
         if isinstance(client_ids, str):
             client_ids = (client_ids,)
@@ -96,7 +99,7 @@ class LocalUserPool:
         self.clock = clock
         self._key_size = key_size
         self._keys: dict[str, rsa.RSAPrivateKey] = {}
-        self.kid = self.add_key()
+        self.kid = self.add_key(key)
 
     # --- keys ------------------------------------------------------------------------
 

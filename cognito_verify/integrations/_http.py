@@ -6,6 +6,7 @@ No framework is imported here; adapters turn ``Refusal`` into their own response
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import (
@@ -42,6 +43,28 @@ def bearer_token(authorization: str | None) -> str:
     if not token:
         raise MissingTokenError("the Authorization header has no bearer token")
     return token
+
+
+#: Browsers cannot set headers on a WebSocket handshake; they can offer subprotocols.
+#: A client sends ``Sec-WebSocket-Protocol: bearer.<token>, <real protocol>``.
+WEBSOCKET_TOKEN_PREFIX = "bearer."
+
+
+def websocket_bearer(authorization: str | None, subprotocols: Iterable[str] = ()) -> str:
+    """The token of a WebSocket handshake: the ``Authorization`` header, else a
+    ``bearer.<token>`` subprotocol.
+
+    A query parameter is deliberately not supported: servers and proxies log URLs,
+    and a token in an access log is a stolen session. Raises ``MissingTokenError``.
+    """
+    if authorization:
+        return bearer_token(authorization)
+    for protocol in subprotocols:
+        if protocol[: len(WEBSOCKET_TOKEN_PREFIX)].lower() == WEBSOCKET_TOKEN_PREFIX:
+            token = protocol[len(WEBSOCKET_TOKEN_PREFIX) :].strip()
+            if token:
+                return token
+    raise MissingTokenError("the WebSocket handshake has no bearer token")
 
 
 @dataclass(frozen=True)

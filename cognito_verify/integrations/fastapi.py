@@ -1,0 +1,197 @@
+"""FastAPI: a dependency that verifies the bearer token and returns its ``Claims``.
+
+    from typing import Annotated
+    from fastapi import Depends, FastAPI
+    from cognito_verify import Claims, CognitoVerifier
+    from cognito_verify.integrations.fastapi import CognitoAuth
+
+    auth = CognitoAuth(CognitoVerifier("eu-west-1_AbCdEf123", client_id="...", token_use="access"))
+    app = FastAPI()
+
+    @app.get("/me")
+    async def me(claims: Annotated[Claims, Depends(auth)]) -> dict[str, str | None]:
+        return {"username": claims.username}
+
+    @app.delete("/orders/{id}", dependencies=[Depends(auth.require(groups="admin"))])
+    async def delete_order(id: int) -> None: ...
+
+Each dependency is also an HTTP Bearer security scheme, so ``/docs`` shows an
+"Authorize" button and ``openapi.json`` lists the scheme. Refusals are raised as
+``CognitoHTTPException`` (an ``HTTPException``) on HTTP routes and as
+``WebSocketException(1008)`` on WebSocket routes, so the usual exception handlers
+customise them (see docs/fastapi.md).
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI reads the annotations of
+# the dependencies' ``__call__`` at runtime to find the ``HTTPConnection`` parameter.
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import HTTPException, WebSocketException, status
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
+
+from ..claims import Claims
+from ..errors import CognitoVerifyError, MissingTokenError
+from ..verifier import CognitoVerifier
+from ._http import Refusal, bearer_token, refusal, websocket_bearer
+
+__all__ = ["CognitoAuth", "CognitoHTTPException", "cognito_exception_handler"]
+
+Names = str | Sequence[str] | None
+
+
+class CognitoHTTPException(HTTPException):
+    """A refused request: status, ``WWW-Authenticate`` and a short ``detail``.
+
+    ``detail`` is ``{"error": <code>, "message": <fixed text>}``; FastAPI's default
+    handler answers ``{"detail": {...}}``. ``error`` is the library error (for
+    logging or metrics: its message is for you, never for the client).
+    """
+
+    def __init__(self, error: CognitoVerifyError) -> None:
+        self.error = error
+        self.refusal: Refusal = refusal(error)
+        super().__init__(
+            status_code=self.refusal.status,
+            detail=self.refusal.body,
+            headers=self.refusal.headers or None,
+        )
+
+    @property
+    def code(self) -> str:
+        return self.refusal.code
+
+
+def cognito_exception_handler(request: Any, exc: Exception) -> JSONResponse:
+    """An exception handler answering the flat ``{"error": ..., "message": ...}`` body
+    the other adapters use: ``app.add_exception_handler(CognitoHTTPException, it)``."""
+    if not isinstance(exc, CognitoHTTPException):  # pragma: no cover - registered for it only
+        raise exc
+    return JSONResponse(exc.refusal.body, status_code=exc.status_code, headers=exc.headers)
+
+
+class _Dependency(SecurityBase):
+    """Verifies the request's token with ``averify``; one instance per requirement set."""
+
+    model: HTTPBearerModel
+
+    def __init__(
+        self,
+        verifier: CognitoVerifier,
+        model: HTTPBearerModel,
+        scheme_name: str,
+        *,
+        optional: bool = False,
+        groups: Names = None,
+        all_groups: Names = None,
+        scopes: Names = None,
+        all_scopes: Names = None,
+    ) -> None:
+        if not isinstance(verifier, CognitoVerifier):
+            raise TypeError("CognitoAuth needs a CognitoVerifier")
+        self.verifier = verifier
+        self.model = model
+        self.scheme_name = scheme_name
+        self._optional = optional
+        self._requirements: dict[str, Any] = {
+            "groups": groups,
+            "all_groups": all_groups,
+            "scopes": scopes,
+            "all_scopes": all_scopes,
+        }
+
+    async def _claims(self, conn: HTTPConnection) -> Claims | None:
+        websocket = conn.scope["type"] == "websocket"
+        try:
+            try:
+                authorization = conn.headers.get("authorization")
+                if websocket:
+                    token = websocket_bearer(authorization, conn.scope.get("subprotocols", ()))
+                else:
+                    token = bearer_token(authorization)
+            except MissingTokenError:
+                if self._optional:
+                    return None
+                raise
+            # An optional route still refuses a bad token: sending garbage is not
+            # anonymity, and silently downgrading would hide an expired session.
+            return await self.verifier.averify(token, **self._requirements)
+        except CognitoVerifyError as exc:
+            if websocket:
+                # FastAPI's convention for WebSockets; before accept() the server
+                # turns the close into a refused handshake.
+                raise WebSocketException(
+                    code=status.WS_1008_POLICY_VIOLATION, reason=refusal(exc).code
+                ) from None
+            # ``from None``: the library error (with its message) stays off the
+            # response and out of tracebacks rendered by debug pages.
+            raise CognitoHTTPException(exc) from None
+
+
+class _Required(_Dependency):
+    async def __call__(self, conn: HTTPConnection) -> Claims:
+        claims = await self._claims(conn)
+        assert claims is not None  # not optional: _claims raised instead
+        return claims
+
+
+class _Optional(_Dependency):
+    async def __call__(self, conn: HTTPConnection) -> Claims | None:
+        return await self._claims(conn)
+
+
+class CognitoAuth(_Required):
+    """``Depends(auth)`` returns the verified ``Claims`` or refuses the request.
+
+    Args:
+        verifier: the ``CognitoVerifier`` that checks every token (``averify``).
+        scheme_name: the security scheme's name in ``openapi.json``.
+        description: shown next to the "Authorize" button in ``/docs``.
+
+    Refusals: no token 401 (``WWW-Authenticate: Bearer``), bad token 401
+    (``error="invalid_token"``), missing group or scope 403, keys unavailable 503.
+    """
+
+    def __init__(
+        self,
+        verifier: CognitoVerifier,
+        *,
+        scheme_name: str = "CognitoBearer",
+        description: str | None = "An Amazon Cognito access or ID token.",
+    ) -> None:
+        super().__init__(
+            verifier,
+            HTTPBearerModel(bearerFormat="JWT", description=description),
+            scheme_name,
+        )
+        self.optional: _Optional = _Optional(verifier, self.model, scheme_name, optional=True)
+        """``Depends(auth.optional)``: the claims, or ``None`` when there is no token."""
+
+    def require(
+        self,
+        *,
+        groups: Names = None,
+        all_groups: Names = None,
+        scopes: Names = None,
+        all_scopes: Names = None,
+    ) -> _Required:
+        """A dependency with extra requirements for one route (403 when unmet).
+
+        ``groups`` / ``scopes``: at least one of them; ``all_groups`` /
+        ``all_scopes``: every one of them. Added to the verifier's own requirements.
+        """
+        # Validate now, at import time of the app, not on the first request.
+        self.verifier._extra(groups, all_groups, scopes, all_scopes)
+        return _Required(
+            self.verifier,
+            self.model,
+            self.scheme_name,
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+        )
