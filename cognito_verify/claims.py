@@ -77,8 +77,10 @@ class Claims(Mapping[str, Any]):
         return len(self._data)
 
     def __repr__(self) -> str:
+        # .get, not the properties: repr must not raise for a Claims built by hand
+        # without token_use or sub (users' own test doubles), or logging breaks.
         return (
-            f"Claims(token_use={self.token_use!r}, sub={self.sub!r}, "
+            f"Claims(token_use={self._data.get('token_use')!r}, sub={self._data.get('sub')!r}, "
             f"username={self.username!r}, client_id={self.client_id!r})"
         )
 
@@ -93,8 +95,8 @@ class Claims(Mapping[str, Any]):
         jti, iat = self.get("jti"), self.get("iat")
         return hash(
             (
-                self.token_use,
-                self.sub,
+                str(self._data.get("token_use")),
+                str(self._data.get("sub")),
                 jti if isinstance(jti, str) else None,
                 iat if isinstance(iat, int | float) else None,
             )
@@ -124,7 +126,8 @@ class Claims(Mapping[str, Any]):
     @property
     def client_id(self) -> str | None:
         """The app client id: ``aud`` of an ID token, ``client_id`` of an access token."""
-        value = self._data.get("aud") if self.token_use == "id" else self._data.get("client_id")
+        use = self._data.get("token_use")
+        value = self._data.get("aud") if use == "id" else self._data.get("client_id")
         return value if isinstance(value, str) else None
 
     @property

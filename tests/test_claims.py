@@ -213,3 +213,12 @@ def test_verified_claims(pool: LocalUserPool, clock: Clock, verify: Verify) -> N
     access = verify(verifier, pool.access_token("carol", scopes=["x/y", "openid"]))
     assert access.scopes == {"x/y", "openid"}
     assert access.client_id == pool.client_id
+
+
+def test_hand_built_claims_repr_and_hash_do_not_raise() -> None:
+    """Regression: repr() and hash() raised KeyError for a Claims without token_use/sub
+    (users build such Claims as test doubles; a raising repr breaks logging)."""
+    claims = Claims({"custom:tenant": "t1", "jti": {"odd": 1}})
+    assert repr(claims) == "Claims(token_use=None, sub=None, username=None, client_id=None)"
+    assert hash(claims) == hash(Claims({"custom:tenant": "t1", "jti": {"odd": 1}}))
+    assert claims.client_id is None
