@@ -1,0 +1,119 @@
+"""CognitoWSGIMiddleware: the refusal matrix through werkzeug's test client, and end to
+end through a real WSGI server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from _adapter_matrix import CASES, IDS, Case, bearer, check, make_verifier, unavailable_verifier
+from werkzeug.serving import make_server
+from werkzeug.test import Client
+
+from cognito_verify import CognitoVerifier
+from cognito_verify.integrations.wsgi import CognitoWSGIMiddleware
+from cognito_verify.testing import LocalUserPool
+
+
+def echo(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    claims = environ["cognito.claims"]
+    body = json.dumps({"username": claims.username if claims else None}).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+def make_app(verifier: CognitoVerifier) -> Callable[..., Iterable[bytes]]:
+    by_path = {
+        "/admin": CognitoWSGIMiddleware(echo, verifier, groups="admin"),
+        "/write": CognitoWSGIMiddleware(echo, verifier, scopes=["orders/write"]),
+        "/optional": CognitoWSGIMiddleware(echo, verifier, require=False),
+    }
+    default = CognitoWSGIMiddleware(echo, verifier, exclude_paths=("/health", "/static/"))
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return by_path.get(environ["PATH_INFO"], default)(environ, start_response)
+
+    return app
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_matrix(case: Case, pool: LocalUserPool, clock: Any) -> None:
+    client = Client(make_app(make_verifier(pool, clock)))
+    header = case.header(pool, clock)
+    response = client.get(case.path, headers={"Authorization": header} if header else {})
+    check(case, response.status_code, response.headers, response.data, header)
+    if case.status != 200:
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_keys_unavailable_is_503(pool: LocalUserPool, clock: Any) -> None:
+    client = Client(make_app(unavailable_verifier(pool, clock)))
+    response = client.get("/protected", headers={"Authorization": bearer(pool.access_token())})
+    assert response.status_code == 503
+    assert response.json == {
+        "error": "jwks_unavailable",
+        "message": "Authentication is temporarily unavailable.",
+    }
+    assert "WWW-Authenticate" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/health", 200),
+        ("/health/", 200),
+        ("/static/app.css", 200),
+        ("/static/../protected", 401),  # dot segments cannot smuggle a path past the check
+        ("/health/../protected", 401),
+        ("/healthz", 401),
+        ("/static", 401),
+    ],
+)
+def test_exclude_paths(pool: LocalUserPool, clock: Any, path: str, status: int) -> None:
+    app = CognitoWSGIMiddleware(
+        echo, make_verifier(pool, clock), exclude_paths=("/health", "/static/")
+    )
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": "GET"}
+    seen: list[str] = []
+    body = b"".join(app(environ, lambda s, h: seen.append(s)))
+    assert int(seen[0].split()[0]) == status, body
+    assert environ["cognito.claims"] is None
+
+
+def test_string_exclude_paths_is_refused(pool: LocalUserPool, clock: Any) -> None:
+    with pytest.raises(TypeError):
+        CognitoWSGIMiddleware(echo, make_verifier(pool, clock), exclude_paths="/health")
+
+
+@pytest.fixture
+def server(pool: LocalUserPool, clock: Any) -> Iterator[str]:
+    srv = make_server("127.0.0.1", 0, make_app(make_verifier(pool, clock)), threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_port}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
+def test_real_server(server: str, pool: LocalUserPool) -> None:
+    with httpx.Client(base_url=server, timeout=5) as http:
+        anonymous = http.get("/protected")
+        assert anonymous.status_code == 401
+        assert anonymous.headers["www-authenticate"] == "Bearer"
+        assert anonymous.json()["error"] == "missing_token"
+        good = http.get(
+            "/admin", headers={"Authorization": bearer(pool.access_token(groups=["admin"]))}
+        )
+        assert good.status_code == 200
+        assert good.json() == {"username": "alice"}
+        forbidden = http.get("/write", headers={"Authorization": bearer(pool.access_token())})
+        assert forbidden.status_code == 403
+        assert forbidden.headers["www-authenticate"] == 'Bearer error="insufficient_scope"'
+        assert http.get("/health").status_code == 200
