@@ -1,0 +1,230 @@
+"""Flask extension: the refusal matrix through Flask's test client (sync and async views),
+configuration from app.config, error handler overrides, and a real WSGI server."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _adapter_matrix import CASES, IDS, Case, bearer, check, make_verifier, unavailable_verifier
+from flask import Flask, g
+from werkzeug.serving import make_server
+
+from cognito_verify import CognitoVerifier, ConfigurationError
+from cognito_verify.integrations.flask import CognitoAuth, CognitoAuthError, verifier_from_config
+from cognito_verify.testing import LocalUserPool
+
+EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "flask_app.py"
+
+
+def make_app(verifier: CognitoVerifier | None = None, **config: Any) -> Flask:
+    app = Flask(__name__)
+    app.config.update(config)
+    auth = CognitoAuth(verifier, app=app)
+
+    @app.get("/protected")
+    @auth.required
+    def protected() -> dict[str, Any]:
+        assert auth.current_claims is g.cognito_claims
+        return {"username": auth.current_claims.username if auth.current_claims else "?"}
+
+    @app.get("/admin")
+    @auth.required(groups="admin")
+    async def admin() -> dict[str, Any]:  # an async view: flask[async]
+        return {"username": g.cognito_claims.username}
+
+    @app.get("/write")
+    @auth.required(scopes=["orders/write"])
+    def write() -> dict[str, Any]:
+        return {"username": g.cognito_claims.username}
+
+    @app.get("/optional")
+    @auth.required(optional=True)
+    async def optional() -> dict[str, Any]:
+        claims = auth.current_claims
+        return {"username": claims.username if claims else None}
+
+    return app
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_matrix(case: Case, pool: LocalUserPool, clock: Any) -> None:
+    client = make_app(make_verifier(pool, clock)).test_client()
+    header = case.header(pool, clock)
+    response = client.get(case.path, headers={"Authorization": header} if header else {})
+    check(case, response.status_code, response.headers, response.data, header)
+
+
+def test_keys_unavailable_is_503(pool: LocalUserPool, clock: Any) -> None:
+    client = make_app(unavailable_verifier(pool, clock)).test_client()
+    response = client.get("/admin", headers={"Authorization": bearer(pool.access_token())})
+    assert response.status_code == 503
+    assert response.json == {
+        "error": "jwks_unavailable",
+        "message": "Authentication is temporarily unavailable.",
+    }
+    assert response.headers["Retry-After"] == "5"
+
+
+def test_configured_from_app_config(pool: LocalUserPool, clock: Any) -> None:
+    app = make_app(
+        COGNITO_USER_POOL_ID=pool.user_pool_id,
+        COGNITO_CLIENT_ID="client-a",
+        COGNITO_TOKEN_USE="id",
+        COGNITO_JWKS=pool.jwks,
+        COGNITO_CLOCK=clock,
+        COGNITO_DOMAIN="auth.example.com",  # another COGNITO_* key of the app: ignored
+    )
+    client = app.test_client()
+    assert client.get("/protected", headers={"Authorization": bearer(pool.id_token())}).json == {
+        "username": "alice"
+    }
+    refused = client.get("/protected", headers={"Authorization": bearer(pool.access_token())})
+    assert refused.json["error"] == "invalid_token_use"
+
+
+@pytest.mark.parametrize(
+    "missing", ["COGNITO_USER_POOL_ID", "COGNITO_CLIENT_ID", "COGNITO_TOKEN_USE"]
+)
+def test_config_without_required_key_fails_at_init(pool: LocalUserPool, missing: str) -> None:
+    config = {
+        "COGNITO_USER_POOL_ID": pool.user_pool_id,
+        "COGNITO_CLIENT_ID": None,
+        "COGNITO_TOKEN_USE": None,
+    }
+    verifier_from_config(config)  # None is accepted when said on purpose
+    del config[missing]
+    with pytest.raises(ConfigurationError, match=missing):
+        CognitoAuth().init_app(_app_with(config))
+
+
+def _app_with(config: dict[str, Any]) -> Flask:
+    app = Flask(__name__)
+    app.config.update(config)
+    return app
+
+
+def test_init_app_per_app_verifiers(pool: LocalUserPool, clock: Any) -> None:
+    auth = CognitoAuth()
+    apps = []
+    for use in ("id", "access"):
+        app = _app_with(
+            {
+                "COGNITO_USER_POOL_ID": pool.user_pool_id,
+                "COGNITO_CLIENT_ID": "client-a",
+                "COGNITO_TOKEN_USE": use,
+                "COGNITO_JWKS": pool.jwks,
+                "COGNITO_CLOCK": clock,
+            }
+        )
+        auth.init_app(app)
+        app.add_url_rule(
+            "/", view_func=auth.required(lambda: {"use": auth.current_claims["token_use"]})
+        )
+        apps.append(app)
+    headers = {"Authorization": bearer(pool.id_token())}
+    assert apps[0].test_client().get("/", headers=headers).json == {"use": "id"}
+    assert apps[1].test_client().get("/", headers=headers).status_code == 401
+
+
+def test_error_handler_override(pool: LocalUserPool, clock: Any) -> None:
+    app = make_app(make_verifier(pool, clock))
+    seen: list[str] = []
+
+    @app.errorhandler(CognitoAuthError)
+    def refused(exc: CognitoAuthError) -> Any:
+        seen.append(exc.error.code)
+        return {"problem": exc.refusal.code}, exc.code, exc.refusal.headers
+
+    client = app.test_client()
+    response = client.get("/protected")
+    assert (response.status_code, response.json) == (401, {"problem": "missing_token"})
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert client.get("/admin", headers={"Authorization": bearer(pool.access_token())}).json == {
+        "problem": "missing_group"
+    }
+    assert seen == ["missing_token", "missing_group"]
+
+
+def test_status_error_handler_catches_refusals(pool: LocalUserPool, clock: Any) -> None:
+    app = make_app(make_verifier(pool, clock))
+    app.register_error_handler(401, lambda exc: ("please sign in", 401))
+    response = app.test_client().get("/protected")
+    assert (response.status_code, response.text) == (401, "please sign in")
+
+
+def test_bad_requirements_fail_at_decoration(pool: LocalUserPool, clock: Any) -> None:
+    auth = CognitoAuth(make_verifier(pool, clock))
+    with pytest.raises(TypeError):
+        auth.required(groups=[1])  # type: ignore[list-item]
+
+
+@pytest.fixture
+def server(pool: LocalUserPool, clock: Any) -> Iterator[str]:
+    srv = make_server("127.0.0.1", 0, make_app(make_verifier(pool, clock)), threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_port}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)
+
+
+def test_real_server(server: str, pool: LocalUserPool) -> None:
+    with httpx.Client(base_url=server, timeout=5) as http:
+        anonymous = http.get("/protected")
+        assert anonymous.status_code == 401
+        assert anonymous.headers["www-authenticate"] == "Bearer"
+        assert anonymous.json()["error"] == "missing_token"
+        token = pool.access_token(groups=["admin"])
+        good = http.get("/admin", headers={"Authorization": bearer(token)})
+        assert (good.status_code, good.json()) == (200, {"username": "alice"})
+        expired = http.get("/protected", headers={"Authorization": bearer(pool.id_token())})
+        assert expired.status_code == 401
+        assert expired.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+        assert expired.json()["error"] == "invalid_token_use"
+
+
+def test_example_app_runs(pool: LocalUserPool, clock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock.now = time.time()  # the example verifies with the real clock
+    with pool.serve() as jwks:
+        monkeypatch.setenv("COGNITO_USER_POOL_ID", pool.user_pool_id)
+        monkeypatch.setenv("COGNITO_CLIENT_ID", pool.client_id)
+        monkeypatch.setenv("COGNITO_JWKS_URL", jwks.jwks_url)
+        spec = importlib.util.spec_from_file_location("flask_example", EXAMPLE)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        srv = make_server("127.0.0.1", 0, module.app, threaded=True)
+        thread = threading.Thread(target=srv.serve_forever, daemon=True)
+        thread.start()
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{srv.server_port}", timeout=5) as http:
+                assert http.get("/health").json() == {"status": "ok"}
+                assert http.get("/me").status_code == 401
+                token = pool.access_token("dora", groups=["admin"], scopes=["orders/read"])
+                me = http.get("/me", headers={"Authorization": bearer(token)})
+                assert me.json()["username"] == "dora"
+                orders = http.get("/orders", headers={"Authorization": bearer(token)})
+                assert orders.status_code == 200
+                no_scope = http.get(
+                    "/orders", headers={"Authorization": bearer(pool.access_token())}
+                )
+                assert no_scope.status_code == 403
+                assert no_scope.json()["error"] == "insufficient_scope"
+                assert (
+                    http.get("/admin/stats", headers={"Authorization": bearer(token)}).status_code
+                    == 200
+                )
+        finally:
+            srv.shutdown()
+            srv.server_close()
+            thread.join(5)
