@@ -1,0 +1,76 @@
+"""The public surface is exactly the documented one, and importing it is light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import cognito_verify
+
+DOCUMENTED = [
+    "CognitoVerifier",
+    "UserPool",
+    "Claims",
+    "CognitoVerifyError",
+    "ConfigurationError",
+    "InvalidTokenError",
+    "MissingTokenError",
+    "MalformedTokenError",
+    "UnsupportedAlgorithmError",
+    "InvalidHeaderError",
+    "UnknownKeyError",
+    "UnusableKeyError",
+    "InvalidSignatureError",
+    "InvalidClaimError",
+    "TokenExpiredError",
+    "TokenNotYetValidError",
+    "InvalidIssuerError",
+    "InvalidClientError",
+    "InvalidTokenUseError",
+    "ForbiddenError",
+    "MissingGroupError",
+    "MissingScopeError",
+    "CustomCheckError",
+    "JWKSError",
+    "__version__",
+]
+
+
+def test_all_is_exactly_the_documented_list() -> None:
+    assert cognito_verify.__all__ == DOCUMENTED
+
+
+def test_every_exported_name_exists() -> None:
+    for name in cognito_verify.__all__:
+        member = getattr(cognito_verify, name)
+        if name != "__version__":
+            assert member.__module__.startswith("cognito_verify.")
+            assert member.__name__ == name
+
+
+def test_testing_kit_surface() -> None:
+    from cognito_verify import testing
+
+    assert testing.__all__ == ["LocalUserPool", "JWKSServer", "b64url", "encode_token"]
+
+
+FRAMEWORKS = ["flask", "fastapi", "starlette", "django", "rest_framework", "werkzeug", "uvicorn"]
+
+
+def test_import_pulls_in_no_web_framework() -> None:
+    code = (
+        "import json, sys; import cognito_verify, cognito_verify.testing; "
+        f"print(json.dumps(sorted(m for m in {FRAMEWORKS!r} "
+        "if any(k == m or k.startswith(m + '.') for k in sys.modules))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(out.stdout) == []
+    # The probe can see a framework when one is imported (so it can fail).
+    probe = code.replace("import cognito_verify,", "import starlette, cognito_verify,")
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(out.stdout) == ["starlette"]
