@@ -48,10 +48,10 @@ def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     if marker is None:
         return {}
     if marker.args:
-        raise pytest.UsageError("@pytest.mark.cognito takes keyword arguments only")
+        pytest.fail("@pytest.mark.cognito takes keyword arguments only", pytrace=False)
     unknown = set(marker.kwargs) - {"user_pool_id", "client_ids", "token_use"}
     if unknown:
-        raise pytest.UsageError(f"@pytest.mark.cognito: unknown option(s) {sorted(unknown)}")
+        pytest.fail(f"@pytest.mark.cognito: unknown option(s) {sorted(unknown)}", pytrace=False)
     return dict(marker.kwargs)
 
 
