@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from . import _token
+from ._cache import DEFAULT_CACHE_SIZE, Entry, TokenCache
 from ._keys import KeyPolicy, RemoteKeys, StaticKeys
 from ._pool import MISSING, IssuerFormat, PoolConfig, TokenUse, UserPool, resolve
 from ._token import DEFAULT_MAX_TOKEN_LENGTH, ParsedToken, Requirements
@@ -68,6 +69,12 @@ class CognitoVerifier:
             proxies, TLS and timeouts are yours to set.
         clock: returns the current Unix time; ``time.time`` by default.
         max_token_length: longer inputs are refused before any decoding.
+        cache_size: how many verified tokens to remember (default 2048, under 32 MB
+            even when every cached token is at the 6 KiB cacheable limit; 0 turns
+            the cache off). A repeated token skips parsing and the signature check,
+            but its lifetime, the key set version, every group/scope requirement and
+            ``custom_check`` are checked again on each call. Only successes are
+            cached. See docs/benchmarks.md.
         jwks_max_age, unknown_kid_cooldown, jwks_timeout, jwks_max_bytes: the key
             cache policy (see docs/keys.md).
 
@@ -103,6 +110,7 @@ class CognitoVerifier:
         unknown_kid_cooldown: float = KeyPolicy.unknown_kid_cooldown,
         jwks_timeout: float = KeyPolicy.timeout,
         jwks_max_bytes: int = KeyPolicy.max_bytes,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         if pools is None:
             if user_pool_id is None:
@@ -163,6 +171,12 @@ class CognitoVerifier:
 
         self._requirements = Requirements.build(groups, all_groups, scopes, all_scopes)
         self._custom_check = custom_check
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ConfigurationError(f"cache_size must be an int >= 0, got {cache_size!r}")
+        self._cache = TokenCache(cache_size)
+        self._cache_get = self._cache.get
+        # True when a cache hit needs no authorization step: the hot path's shortcut.
+        self._plain = not self._requirements and custom_check is None
         self._leeway = float(leeway)
         self._clock = clock
         self._max_length = max_token_length
@@ -241,6 +255,17 @@ class CognitoVerifier:
         if self._custom_check is not None and not self._custom_check(claims):
             raise CustomCheckError("the token was refused by the custom check")
 
+    def _reuse(self, token: str | bytes, hit: Entry, extra: Requirements) -> Claims | None:
+        """The cached claims if the entry still holds, authorized for this call."""
+        claims, not_before, not_after, source, version = hit
+        # A changed key set may mean a revoked key: what it vouched for is re-verified.
+        # The lifetime is re-checked so an entry never outlives the token's exp.
+        if version != source.version or not not_before <= self._clock() < not_after:
+            self._cache.discard(token, hit)
+            return None  # verified again from scratch, which raises the precise error
+        self._authorize(claims, extra)
+        return claims
+
     @staticmethod
     def _extra(
         groups: object, all_groups: object, scopes: object, all_scopes: object
@@ -272,10 +297,36 @@ class CognitoVerifier:
             ForbiddenError: the token is valid but lacks a group/scope -> 403.
             JWKSError: the pool's keys cannot be fetched and none are cached -> 503.
         """
+        hit = self._cache_get(token) if type(token) is str else None
+        if (
+            hit is not None
+            and self._plain
+            and groups is None
+            and all_groups is None
+            and scopes is None
+            and all_scopes is None
+        ):
+            # The common call, a repeated token and no requirement to apply: the same
+            # checks as _reuse (key set version, then the lifetime), inlined.
+            try:
+                if hit[4] == hit[3].version and hit[1] <= self._clock() < hit[2]:
+                    return hit[0]
+            except Exception as exc:
+                raise _unexpected(exc) from exc
         extra = self._extra(groups, all_groups, scopes, all_scopes)
         try:
+            if hit is not None:
+                claims = self._reuse(token, hit, extra)
+                if claims is not None:
+                    return claims
             parsed, pool, source = self._begin(token)
-            return self._finish(parsed, pool, source.get(parsed.kid), extra)
+            # Read before the key: if the set changes meanwhile the entry is born stale
+            # (verified again next time), never vouched for by a withdrawn key.
+            version = source.version
+            claims = self._finish(parsed, pool, source.get(parsed.kid), extra)
+            if type(token) is str:
+                self._cache.put(token, claims, self._leeway, source, version)
+            return claims
         except CognitoVerifyError:
             raise
         except Exception as exc:  # fail closed: an unforeseen error is a refusal
@@ -292,10 +343,34 @@ class CognitoVerifier:
     ) -> Claims:
         """Async twin of :meth:`verify`; fetches keys with ``httpx.AsyncClient`` and
         never blocks the event loop."""
+        hit = self._cache_get(token) if type(token) is str else None
+        if (
+            hit is not None
+            and self._plain
+            and groups is None
+            and all_groups is None
+            and scopes is None
+            and all_scopes is None
+        ):
+            try:
+                if hit[4] == hit[3].version and hit[1] <= self._clock() < hit[2]:
+                    return hit[0]
+            except Exception as exc:
+                raise _unexpected(exc) from exc
         extra = self._extra(groups, all_groups, scopes, all_scopes)
         try:
+            if hit is not None:
+                claims = self._reuse(token, hit, extra)
+                if claims is not None:
+                    return claims
             parsed, pool, source = self._begin(token)
-            return self._finish(parsed, pool, await source.aget(parsed.kid), extra)
+            # Read before the key: if the set changes meanwhile the entry is born stale
+            # (verified again next time), never vouched for by a withdrawn key.
+            version = source.version
+            claims = self._finish(parsed, pool, await source.aget(parsed.kid), extra)
+            if type(token) is str:
+                self._cache.put(token, claims, self._leeway, source, version)
+            return claims
         except CognitoVerifyError:
             raise
         except Exception as exc:

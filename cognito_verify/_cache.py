@@ -1,0 +1,98 @@
+"""The verified-token cache: a repeated token skips parsing and the RSA check.
+
+A client reuses its access token for up to an hour, so most requests carry a token
+this process has already verified. An entry maps the exact token string to the
+``Claims`` it produced, the time window in which those claims are valid, and the
+version of the key set that verified it. The verifier re-checks on every hit:
+
+* the window (``iat``/``nbf`` - leeway <= now < ``exp`` + leeway) against its clock,
+  so an entry never outlives the token;
+* the key source's ``version``, so a changed key set drops every entry it vouched for;
+* the verifier's and the call's group/scope requirements and ``custom_check``.
+
+Only successes are stored. A cache of failures would be filled by anyone who can
+send junk (each junk token is free to make), evicting the good entries; it would
+also pin time-dependent refusals (expired, not yet valid, keys unreachable) and
+save nothing worth having, since a bad token already costs at most one parse and
+one RSA check. A successful entry requires a token signed by the pool, which an
+attacker cannot mint, so the cache cannot be flooded from outside.
+
+Lookups are a single ``dict.get`` without a lock (atomic in CPython, and the
+stored tuples are immutable); insertions and evictions take a lock. Eviction is
+first-in first-out through the dict's insertion order: cachetools' ``LRUCache``
+runs Python code on every read (``docs/benchmarks.md`` measures the difference),
+while an entry's lifetime is bounded by its ``exp`` anyway, so recency adds
+little.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any, NamedTuple, Protocol
+
+from .claims import Claims
+
+# Entries at the default size. Measured by ``make bench`` (docs/benchmarks.md,
+# "memory"): an entry costs about 2.2 bytes per token character plus 1.5 KB (the
+# token, its decoded claims, the entry), so ~8 MB for 2048 typical 1.1 KB tokens
+# and under 32 MB even if every cached token is at the length limit below.
+DEFAULT_CACHE_SIZE = 2048
+# Tokens longer than this are verified but not cached, which bounds the memory of a
+# full cache whatever the token sizes. Real Cognito tokens are 1-4 KB.
+MAX_CACHED_TOKEN_LENGTH = 6 * 1024
+
+
+class Versioned(Protocol):
+    version: int
+
+
+class Entry(NamedTuple):
+    """What a hit needs to re-check before the claims may be returned."""
+
+    claims: Claims
+    not_before: float  # max(iat, nbf) - leeway: a clock set back makes the entry miss
+    not_after: float  # exp + leeway: the first instant the token counts as expired
+    source: Versioned
+    version: int
+
+
+class TokenCache:
+    """A bounded map from token string to :class:`Entry`; ``size=0`` stores nothing."""
+
+    __slots__ = ("size", "_data", "_lock", "get")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[str, Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        # Bound once: the hot path is then one C call.
+        self.get = self._data.get
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def put(
+        self, token: str, claims: Claims, leeway: float, source: Versioned, version: int
+    ) -> None:
+        """Store a token that just passed every check (a no-op when disabled)."""
+        if not self.size or len(token) > MAX_CACHED_TOKEN_LENGTH:
+            return
+        data = claims._data
+        exp, iat, nbf = data["exp"], data["iat"], data.get("nbf")
+        start = iat if nbf is None or nbf < iat else nbf
+        entry = Entry(claims, start - leeway, exp + leeway, source, version)
+        with self._lock:
+            self._data[token] = entry
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def discard(self, token: Any, entry: Any) -> None:
+        """Drop ``token`` if it still maps to ``entry`` (a stale or expired hit)."""
+        with self._lock:
+            if self._data.get(token) is entry:
+                del self._data[token]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
