@@ -314,7 +314,11 @@ class JWKSServer:
         return f"http://{host!s}:{port}{self.path}"
 
     def __enter__(self) -> JWKSServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval, and the default
+        # 0.5 s would add half a second to every test that uses a server.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
