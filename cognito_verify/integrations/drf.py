@@ -1,0 +1,170 @@
+"""Django REST framework: ``CognitoAuthentication`` and the ``HasGroup`` / ``HasScope``
+permissions.
+
+    REST_FRAMEWORK = {
+        "DEFAULT_AUTHENTICATION_CLASSES": ["cognito_verify.integrations.drf.CognitoAuthentication"],
+        "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    }
+
+    class Orders(APIView):
+        permission_classes = [IsAuthenticated, HasScope.of("orders-api/orders.read")]
+
+The verifier comes from ``settings.COGNITO_VERIFY`` (see ``integrations.django``).
+``request.auth`` is the verified ``Claims``; ``request.user`` the ``USER_MAPPER``'s
+user or a database-free ``CognitoUser``. Requires ``pip install cognito-verify[drf]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied
+from rest_framework.permissions import BasePermission
+
+from ..claims import Claims
+from ..errors import CognitoVerifyError, ConfigurationError, ForbiddenError, MissingTokenError
+from ._http import bearer_token, refusal
+from .django import get_verifier, user_for
+
+__all__ = ["CognitoAuthentication", "HasGroup", "HasScope", "KeysUnavailable"]
+
+_UNSET: Any = object()
+# Where a failed authentication leaves its challenge for ``authenticate_header``.
+_CHALLENGE = "_cognito_challenge"
+
+
+class KeysUnavailable(APIException):  # type: ignore[misc]
+    """503: the pool's keys cannot be fetched and none are cached."""
+
+    status_code = 503
+    default_detail = "Authentication is temporarily unavailable."
+    default_code = "jwks_unavailable"
+
+
+def _detail(exc: CognitoVerifyError) -> dict[str, str]:
+    # DRF's shape ("detail") plus the stable code; never the exception message.
+    body = refusal(exc).body
+    return {"detail": body["message"], "code": body["error"]}
+
+
+class CognitoAuthentication(BaseAuthentication):  # type: ignore[misc]
+    """Authenticates ``Authorization: Bearer <token>`` with the settings' verifier.
+
+    No bearer token: returns ``None`` (anonymous), so DRF tries the next class and a
+    permission such as ``IsAuthenticated`` answers 401. A bad token: 401 with
+    ``WWW-Authenticate: Bearer error="invalid_token"``. Keys unavailable: 503. Put it
+    first in the authentication classes: DRF takes the 401 challenge from the first.
+    Reuses the claims of ``CognitoMiddleware`` when that ran.
+    """
+
+    def authenticate(self, request: Any) -> tuple[Any, Claims] | None:
+        django_request = request._request
+        claims = getattr(django_request, "cognito_claims", _UNSET)
+        if claims is _UNSET:
+            try:
+                token = bearer_token(request.META.get("HTTP_AUTHORIZATION"))
+            except MissingTokenError:
+                return None
+            try:
+                claims = get_verifier().verify(token)
+            except CognitoVerifyError as exc:
+                raise self._refuse(request, exc) from None
+            django_request.cognito_claims = claims
+        if claims is None:
+            return None
+        return user_for(django_request, claims), claims
+
+    def _refuse(self, request: Any, exc: CognitoVerifyError) -> APIException:
+        answer = refusal(exc)
+        if answer.status == 401:
+            setattr(request, _CHALLENGE, answer.headers["WWW-Authenticate"])
+            return AuthenticationFailed(_detail(exc), code=exc.code)
+        if answer.status == 403:  # the verifier's own group/scope requirements
+            return PermissionDenied(_detail(exc), code=exc.code)
+        if answer.status == 503:
+            unavailable = KeysUnavailable(_detail(exc), code=exc.code)
+            unavailable.wait = int(answer.headers.get("Retry-After", "5"))
+            return unavailable
+        return APIException(_detail(exc), code=exc.code)
+
+    def authenticate_header(self, request: Any) -> str:
+        # A non-empty challenge makes DRF answer 401 rather than 403 (RFC 7235).
+        return str(getattr(request, _CHALLENGE, "Bearer"))
+
+
+class _CognitoPermission(BasePermission):  # type: ignore[misc]
+    """Checks one kind of requirement on ``request.auth`` with the verifier."""
+
+    _kind = ""
+    require_all = False
+
+    def _values(self) -> Sequence[str]:
+        raise NotImplementedError
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        claims = request.auth
+        if not isinstance(claims, Claims):
+            # Anonymous (DRF answers 401) or authenticated some other way: no claims
+            # to judge, so refuse rather than assume.
+            return False
+        values = self._values()
+        if not values:
+            raise ConfigurationError(f"{type(self).__name__} names no {self._kind}")
+        key = f"all_{self._kind}" if self.require_all else self._kind
+        try:
+            get_verifier().authorize(claims, **{key: values})
+        except ForbiddenError as exc:
+            # Per-request instance (DRF instantiates permissions per request).
+            self.message = _detail(exc)
+            self.code = exc.code
+            return False
+        return True
+
+
+class HasGroup(_CognitoPermission):
+    """Allows callers in one of ``groups`` (all of them with ``require_all``); 403 otherwise.
+
+    ``HasGroup.of("admin")`` or ``class IsAdmin(HasGroup): groups = ("admin",)``.
+    """
+
+    _kind = "groups"
+    groups: Sequence[str] = ()
+
+    def _values(self) -> Sequence[str]:
+        return (self.groups,) if isinstance(self.groups, str) else tuple(self.groups)
+
+    @classmethod
+    def of(cls, *groups: str, require_all: bool = False) -> type[HasGroup]:
+        """A permission class requiring these groups."""
+        if not groups:
+            raise ConfigurationError("HasGroup.of() needs at least one group")
+        sep = " & " if require_all else " | "
+        return type(
+            f"HasGroup[{sep.join(groups)}]", (cls,), {"groups": groups, "require_all": require_all}
+        )
+
+
+class HasScope(_CognitoPermission):
+    """Allows callers with one of ``scopes`` (all of them with ``require_all``); 403
+    with code ``insufficient_scope`` otherwise.
+
+    ``HasScope.of("orders-api/orders.read")`` or a subclass setting ``scopes``.
+    """
+
+    _kind = "scopes"
+    scopes: Sequence[str] = ()
+
+    def _values(self) -> Sequence[str]:
+        return (self.scopes,) if isinstance(self.scopes, str) else tuple(self.scopes)
+
+    @classmethod
+    def of(cls, *scopes: str, require_all: bool = False) -> type[HasScope]:
+        """A permission class requiring these scopes."""
+        if not scopes:
+            raise ConfigurationError("HasScope.of() needs at least one scope")
+        sep = " & " if require_all else " | "
+        return type(
+            f"HasScope[{sep.join(scopes)}]", (cls,), {"scopes": scopes, "require_all": require_all}
+        )
