@@ -1,42 +1,68 @@
 """The only module that talks HTTP: fetch a JWKS document, sync or async, with bounds.
 
-Both twins share ``_request_args`` and ``_decode``; only the IO differs.
+Both twins share ``_request_args``, ``_check_response``, ``_read_capped`` rules and
+``_decode``; only the IO differs. Every failure becomes ``JWKSError`` with a one-line
+message naming the URL and the reason, never the body.
+
+The total timeout is a real deadline for the caller. httpx's timeouts bound each
+connect and each read, not the whole exchange: a server that drips one byte per
+second, or a DNS lookup that hangs, would hold a request far longer. The async twin
+wraps the whole exchange in ``asyncio.wait_for``; the sync twin runs the exchange in
+a short-lived worker thread and stops waiting for it at the deadline (the worker
+then ends at its next read, which its own per-read timeout bounds).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
+import threading
 from typing import Any
 
 import httpx
 
 from .errors import JWKSError
 
-DEFAULT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = 2.0
+DEFAULT_CONNECT_TIMEOUT = 1.0
 DEFAULT_MAX_BYTES = 1024 * 1024
-_HEADERS = {"Accept": "application/json", "User-Agent": "cognito-verify"}
+_HEADERS = {
+    "Accept": "application/json",
+    # The cap counts the bytes on the wire; asking for no compression keeps that equal
+    # to the bytes parsed, so a small compressed bomb cannot expand past the cap.
+    "Accept-Encoding": "identity",
+    "User-Agent": "cognito-verify",
+}
 
 
-def default_timeout(total: float) -> httpx.Timeout:
-    return httpx.Timeout(total, connect=min(total, 2.0))
+def default_timeout(total: float, connect: float = DEFAULT_CONNECT_TIMEOUT) -> httpx.Timeout:
+    """Per-operation timeouts: connect is short, each read/write at most the total."""
+    return httpx.Timeout(total, connect=min(connect, total))
 
 
-def _request_args(url: str, timeout: float) -> dict[str, Any]:
+def _request_args(url: str, timeout: float, connect_timeout: float) -> dict[str, Any]:
     # Redirects are never followed: a JWKS endpoint that redirects is misconfigured
     # or hijacked, and following it would take keys from somewhere not configured.
     return {
         "method": "GET",
         "url": url,
         "headers": _HEADERS,
-        "timeout": default_timeout(timeout),
+        "timeout": default_timeout(timeout, connect_timeout),
         "follow_redirects": False,
     }
 
 
-def _check_status(response: httpx.Response, url: str, max_bytes: int) -> None:
-    if response.status_code != 200:
-        raise JWKSError(f"JWKS request to {url} answered HTTP {response.status_code}")
+def _check_response(response: httpx.Response, url: str, max_bytes: int) -> None:
+    status = response.status_code
+    if 300 <= status < 400:
+        raise JWKSError(f"JWKS request to {url} answered HTTP {status}; redirects are not followed")
+    if status != 200:
+        raise JWKSError(f"JWKS request to {url} answered HTTP {status}")
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise JWKSError(
+            f"JWKS response from {url} is {encoding}-encoded although identity was asked"
+        )
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
         raise _too_big(url, max_bytes)
@@ -44,6 +70,10 @@ def _check_status(response: httpx.Response, url: str, max_bytes: int) -> None:
 
 def _too_big(url: str, limit: int) -> JWKSError:
     return JWKSError(f"JWKS response from {url} exceeds {limit} bytes; refusing it")
+
+
+def _timed_out(url: str, timeout: float) -> JWKSError:
+    return JWKSError(f"JWKS request to {url} took longer than the {timeout:g} s timeout")
 
 
 def _decode(body: bytes, url: str) -> dict[str, Any]:
@@ -56,43 +86,104 @@ def _decode(body: bytes, url: str) -> dict[str, Any]:
     return value
 
 
-def _deadline_passed(deadline: float, url: str) -> None:
-    if time.monotonic() > deadline:
-        raise JWKSError(f"JWKS request to {url} took longer than the configured timeout")
+def _transport_error(url: str, exc: Exception) -> JWKSError:
+    if isinstance(exc, httpx.TimeoutException):
+        return JWKSError(f"JWKS request to {url} timed out ({type(exc).__name__})")
+    return JWKSError(f"JWKS request to {url} failed: {type(exc).__name__}")
 
 
-def fetch_jwks(client: httpx.Client, url: str, *, timeout: float, max_bytes: int) -> dict[str, Any]:
-    """GET ``url`` and return its JWKS object; any failure becomes ``JWKSError``."""
-    deadline = time.monotonic() + timeout
+def _fetch_blocking(
+    client: httpx.Client,
+    url: str,
+    timeout: float,
+    connect_timeout: float,
+    max_bytes: int,
+    abandoned: threading.Event,
+) -> dict[str, Any]:
     try:
-        with client.stream(**_request_args(url, timeout)) as response:
-            _check_status(response, url, max_bytes)
+        with client.stream(**_request_args(url, timeout, connect_timeout)) as response:
+            _check_response(response, url, max_bytes)
             body = bytearray()
             # Read in chunks and stop at the cap: a 50 MB answer never sits in memory.
-            for chunk in response.iter_raw():
+            # iter_bytes, not iter_raw: a response built in memory (httpx.MockTransport
+            # with json=...) is already read, and iter_raw would raise StreamConsumed.
+            for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > max_bytes:
                     raise _too_big(url, max_bytes)
-                _deadline_passed(deadline, url)
+                if abandoned.is_set():
+                    raise _timed_out(url, timeout)
     except httpx.HTTPError as exc:
-        raise JWKSError(f"JWKS request to {url} failed: {type(exc).__name__}") from None
+        raise _transport_error(url, exc) from None
+    return _decode(bytes(body), url)
+
+
+def fetch_jwks(
+    client: httpx.Client,
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+) -> dict[str, Any]:
+    """GET ``url`` and return its JWKS object within ``timeout`` seconds.
+
+    Raises:
+        JWKSError: any failure: timeout, connection, status, size, content.
+    """
+    outcome: list[dict[str, Any] | JWKSError] = []
+    abandoned = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome.append(
+                _fetch_blocking(client, url, timeout, connect_timeout, max_bytes, abandoned)
+            )
+        except JWKSError as exc:
+            outcome.append(exc)
+        except Exception as exc:  # a closed client, an odd transport: still a JWKSError
+            outcome.append(JWKSError(f"JWKS request to {url} failed: {type(exc).__name__}"))
+
+    worker = threading.Thread(target=work, name="cognito-verify-jwks-fetch", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        abandoned.set()
+        raise _timed_out(url, timeout)
+    result = outcome[0]
+    if isinstance(result, JWKSError):
+        raise result
+    return result
+
+
+async def _afetch(
+    client: httpx.AsyncClient, url: str, timeout: float, connect_timeout: float, max_bytes: int
+) -> dict[str, Any]:
+    try:
+        async with client.stream(**_request_args(url, timeout, connect_timeout)) as response:
+            _check_response(response, url, max_bytes)
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise _too_big(url, max_bytes)
+    except httpx.HTTPError as exc:
+        raise _transport_error(url, exc) from None
     return _decode(bytes(body), url)
 
 
 async def afetch_jwks(
-    client: httpx.AsyncClient, url: str, *, timeout: float, max_bytes: int
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> dict[str, Any]:
-    """Async twin of :func:`fetch_jwks`."""
-    deadline = time.monotonic() + timeout
+    """Async twin of :func:`fetch_jwks`; never blocks the event loop."""
     try:
-        async with client.stream(**_request_args(url, timeout)) as response:
-            _check_status(response, url, max_bytes)
-            body = bytearray()
-            async for chunk in response.aiter_raw():
-                body += chunk
-                if len(body) > max_bytes:
-                    raise _too_big(url, max_bytes)
-                _deadline_passed(deadline, url)
-    except httpx.HTTPError as exc:
-        raise JWKSError(f"JWKS request to {url} failed: {type(exc).__name__}") from None
-    return _decode(bytes(body), url)
+        return await asyncio.wait_for(
+            _afetch(client, url, timeout, connect_timeout, max_bytes), timeout
+        )
+    except asyncio.TimeoutError:
+        raise _timed_out(url, timeout) from None

@@ -2,8 +2,19 @@
 
 ``KeySet`` is an immutable snapshot of one JWKS document. ``StaticKeys`` serves a
 JWKS given in memory; ``RemoteKeys`` fetches one URL and decides when to refetch.
-The policy (``_plan`` / ``_settle``) does no IO; ``get`` and ``aget`` only add the
-fetch and the lock around it, so the sync and async paths cannot drift apart.
+
+The policy is sans-IO: ``_plan`` looks at the current snapshot and says "use this
+key", "refuse", or "a fetch is needed"; ``_settle`` applies a fetch's outcome. ``get``
+and ``aget`` add only the IO and the single-flight coordination around it, so the
+sync and async paths cannot drift apart. The full policy is described in docs/keys.md.
+
+Concurrency: the key set is an immutable ``KeySet`` swapped in by one assignment, so
+a token signed by a known key is served without waiting for any lock held across IO.
+A short ``threading.Lock`` guards counters and bookkeeping only. One fetch at a time
+per URL is enforced by a ``_Flight`` record shared by threads and by tasks of any
+event loop: the first caller that needs a fetch makes it; the others wait on a
+``threading.Event`` (threads) or on a future of their own loop, resolved thread-safely
+(tasks), so a verifier created at import time works from several event loops.
 """
 
 from __future__ import annotations
@@ -12,17 +23,27 @@ import asyncio
 import base64
 import binascii
 import logging
+import math
 import random
+import ssl
 import threading
-import weakref
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import httpx
+from cachetools import TTLCache
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 
-from ._fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, afetch_jwks, default_timeout, fetch_jwks
+from ._fetch import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_TIMEOUT,
+    afetch_jwks,
+    default_timeout,
+    fetch_jwks,
+)
 from .errors import JWKSError, UnknownKeyError, UnusableKeyError
 
 log = logging.getLogger("cognito_verify")
@@ -32,15 +53,85 @@ MIN_RSA_BITS = 2048
 
 @dataclass(frozen=True)
 class KeyPolicy:
-    """When keys are fetched again. Every figure is in seconds."""
+    """When keys are fetched again, and how a fetch is bounded. Times are seconds."""
 
-    max_age: float = 3600.0
-    unknown_kid_cooldown: float = 10.0
-    max_stale: float = 24 * 3600.0
-    retry_base: float = 1.0
-    retry_cap: float = 60.0
-    timeout: float = DEFAULT_TIMEOUT
+    max_age: float = 900.0  # a key set older than this is refreshed on next use
+    unknown_kid_cooldown: float = 10.0  # at most one unknown-kid refetch per window
+    max_stale: float = 24 * 3600.0  # past max_age, how long a set serves while refresh fails
+    retry_base: float = 1.0  # first back-off delay after a failed fetch
+    retry_cap: float = 60.0  # back-off never exceeds this
+    timeout: float = DEFAULT_TIMEOUT  # total time one fetch may take
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     max_bytes: int = DEFAULT_MAX_BYTES
+    unknown_kid_memory: int = 1024  # unknown kids remembered (each for one cooldown)
+
+    @classmethod
+    def from_options(cls, **options: object) -> KeyPolicy:
+        """Validate the verifier's ``jwks_*`` knobs (named as fields) and build a policy.
+
+        Raises:
+            ConfigurationError: a value is not a finite number in its range.
+        """
+        from .errors import ConfigurationError
+
+        # Zero is refused where it would disable a protection: a zero cooldown turns
+        # every invented kid into a request, a zero timeout makes every fetch fail.
+        minimum = {"max_stale": 0.0, "max_bytes": 1024}
+        values: dict[str, Any] = {}
+        for name, value in options.items():
+            low = minimum.get(name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or (value < low if low is not None else value <= 0)
+                or (name == "max_bytes" and not isinstance(value, int))
+            ):
+                need = (
+                    "an int >= 1024"
+                    if name == "max_bytes"
+                    else ("seconds >= 0" if low is not None else "seconds > 0")
+                )
+                raise ConfigurationError(f"{_KNOBS[name]} must be {need}, got {value!r}")
+            values[name] = value if name == "max_bytes" else float(value)
+        return cls(**values)
+
+
+_KNOBS = {
+    "max_age": "jwks_max_age",
+    "unknown_kid_cooldown": "unknown_kid_cooldown",
+    "max_stale": "jwks_max_stale",
+    "retry_cap": "jwks_retry_cap",
+    "timeout": "jwks_timeout",
+    "connect_timeout": "jwks_connect_timeout",
+    "max_bytes": "jwks_max_bytes",
+}
+
+
+@dataclass(frozen=True)
+class KeyStats:
+    """Counters of one key source (or the sum over a verifier's sources).
+
+    Attributes:
+        fetches: JWKS requests made (each success or failure counts one).
+        fetch_failures: requests that did not yield a usable key set.
+        unknown_kid_rejections: tokens refused because their kid is not in the set.
+        cache_hits: key lookups answered from the cached set without IO.
+        stale_hits: of those, answers from a set older than the maximum age because
+            refreshing it failed (non-zero means the JWKS endpoint is unreachable).
+    """
+
+    fetches: int = 0
+    fetch_failures: int = 0
+    unknown_kid_rejections: int = 0
+    cache_hits: int = 0
+    stale_hits: int = 0
+
+    def __add__(self, other: KeyStats) -> KeyStats:
+        return KeyStats(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _b64url_int(value: object) -> int:
@@ -126,6 +217,7 @@ class StaticKeys:
     def __init__(self, jwks: Mapping[str, Any], label: str) -> None:
         self.label = label
         self.version = 0
+        self.fresh_until = math.inf  # given keys never age
         try:
             self.keyset = KeySet.from_jwks(jwks, 0.0)
         except JWKSError as exc:
@@ -157,8 +249,41 @@ def _find(keyset: KeySet, kid: str, label: str) -> RSAPublicKey:
     raise UnknownKeyError(f"the token's kid is not a key of {label}")
 
 
+@dataclass(eq=False)
+class _Flight:
+    """One fetch in progress; everyone who needs the JWKS meanwhile waits for it."""
+
+    kid: str | None  # the kid that made it necessary (None: refresh or max age)
+    reason: str
+    done: threading.Event = field(default_factory=threading.Event)
+    waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = field(
+        default_factory=list
+    )
+    finished: bool = False
+    error: JWKSError | None = None
+    aborted: bool = False  # the leader was cancelled before the fetch had an outcome
+
+
+@dataclass(frozen=True)
+class _Fetch:
+    """``_plan``'s answer when IO is needed; ``serve`` may be used by non-leaders."""
+
+    reason: str
+    serve: RSAPublicKey | None = None
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class RemoteKeys:
-    """The key set of one JWKS URL, fetched on need and refreshed by policy."""
+    """The key set of one JWKS URL, fetched on need and refreshed by policy.
+
+    ``version`` is an int bumped whenever the set of keys changes (a key added,
+    removed or replaced); anything derived from keys (a verified-token cache) can key
+    its invalidation on it.
+    """
 
     def __init__(
         self,
@@ -168,174 +293,382 @@ class RemoteKeys:
         clock: Callable[[], float],
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.url = url
         self.label = url
         self.policy = policy
         self._clock = clock
+        self._rng = rng or random.Random()
         self._http = http_client
         self._ahttp = async_http_client
+        self._ssl: ssl.SSLContext | None = None
         self._keyset: KeySet | None = None
         self.version = 0  # bumped whenever the set of keys changes
-        self._fetch_count = 0
-        self._failures = 0
+        self._state = threading.Lock()  # never held across IO
+        self._flight: _Flight | None = None
         self._retry_at = 0.0
+        self._failures_in_row = 0
         self._cooldown_until = 0.0
         self._last_error: JWKSError | None = None
-        self._lock = threading.Lock()
-        self._alocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-            weakref.WeakKeyDictionary()
+        self._stale_warned = False
+        # Unknown kids are remembered for one cooldown, bounded in number, so a flood
+        # of invented kids is refused without touching the fetch logic or memory growth.
+        self._unknown: TTLCache[str, bool] = TTLCache(
+            maxsize=policy.unknown_kid_memory,
+            ttl=max(policy.unknown_kid_cooldown, 1e-9),
+            timer=clock,
         )
+        self._stats: dict[str, int] = {f.name: 0 for f in fields(KeyStats)}
 
-    # --- policy, no IO -------------------------------------------------------------
+    @property
+    def fresh_until(self) -> float:
+        """Clock time at which the current set reaches its maximum age (-inf: no set).
 
-    def _plan(self, kid: str, now: float, may_fetch: bool) -> RSAPublicKey | None:
-        """The key if it may be used without IO; None if a fetch should be made."""
+        Anything derived from these keys (a verified-token cache entry) should not be
+        reused past this instant without going through :meth:`get`, which refreshes
+        the set; otherwise a key removed from the JWKS would keep vouching for tokens.
+        """
         ks = self._keyset
-        backing_off = now < self._retry_at
-        if ks is None:
-            if backing_off or not may_fetch:
-                raise self._last_error or JWKSError(f"no keys could be fetched from {self.url}")
-            return None
+        return -math.inf if ks is None else ks.fetched_at + self.policy.max_age
+
+    @property
+    def stats(self) -> KeyStats:
+        """A snapshot of this source's counters."""
+        with self._state:
+            return KeyStats(**self._stats)
+
+    def _count(self, name: str) -> None:
+        with self._state:
+            self._stats[name] += 1
+
+    # --- policy, no IO -----------------------------------------------------------------
+
+    def _plan(self, kid: str, now: float, may_fetch: bool) -> RSAPublicKey | _Fetch:
+        """The key if it may be used now, or ``_Fetch`` if IO is needed; else raises."""
+        pol = self.policy
+        can_fetch = may_fetch and now >= self._retry_at
+        ks = self._keyset
+        age = now - ks.fetched_at if ks is not None else 0.0
+        if ks is None or age >= pol.max_age + pol.max_stale:
+            # Past the stale limit a set is not trusted at all: keys Cognito may have
+            # revoked long ago must not be accepted forever during an outage.
+            if can_fetch:
+                return _Fetch("initial fetch" if ks is None else "stale limit reached")
+            raise self._no_keys(ks is not None)
         key = ks.keys.get(kid)
-        age = now - ks.fetched_at
         if key is not None:
-            if age < self.policy.max_age or backing_off or not may_fetch:
-                if age >= self.policy.max_age + self.policy.max_stale:
-                    raise JWKSError(
-                        f"keys from {self.url} are older than the stale limit and "
-                        "cannot be refreshed"
-                    )
+            if age < pol.max_age:
+                self._count("cache_hits")
                 return key
-            return None
+            if can_fetch:
+                return _Fetch("max age reached", serve=key)
+            self._serve_stale(age)
+            return key
         if kid in ks.rejected:
             raise UnusableKeyError(
                 f"the key named by the token's kid in {self.url} is unusable: {ks.rejected[kid]}"
             )
+        with self._state:
+            remembered = kid in self._unknown
         # Unknown kid: one refetch per cooldown window at most, so a flood of tokens
         # with invented kids cannot become a flood of requests to Cognito.
-        if not may_fetch or backing_off or now < self._cooldown_until:
-            raise UnknownKeyError(f"the token's kid is not a key of {self.url}")
-        return None
+        if remembered or not can_fetch or now < self._cooldown_until:
+            self._refuse_unknown(kid)
+        return _Fetch("unknown kid")
 
-    def _settle(self, kid: str | None, jwks: dict[str, Any] | JWKSError) -> None:
+    def _refuse_unknown(self, kid: str) -> None:
+        with self._state:
+            if kid not in self._unknown:
+                # Not renewed on repeats: once the window ends, a kid that has since been
+                # published (a rotation the CDN had not shown yet) gets its refetch.
+                self._unknown[kid] = True
+            self._stats["unknown_kid_rejections"] += 1
+        raise UnknownKeyError(f"the token's kid is not a key of {self.url}")
+
+    def _serve_stale(self, age: float) -> None:
+        with self._state:
+            self._stats["cache_hits"] += 1
+            self._stats["stale_hits"] += 1
+            warn, self._stale_warned = not self._stale_warned, True
+        if warn:
+            log.warning(
+                "JWKS %s could not be refreshed; serving stale keys fetched %.0f s ago "
+                "(for at most %.0f s more)",
+                self.url,
+                age,
+                self.policy.max_age + self.policy.max_stale - age,
+            )
+
+    def _no_keys(self, too_old: bool) -> JWKSError:
+        if too_old:
+            return JWKSError(
+                f"keys from {self.url} are older than the stale limit and cannot be refreshed"
+                + (f" ({self._last_error.message})" if self._last_error else "")
+            )
+        return self._last_error or JWKSError(f"no keys could be fetched from {self.url}")
+
+    def _settle(self, flight: _Flight, outcome: dict[str, Any] | JWKSError, elapsed: float) -> None:
+        """Apply a fetch's outcome; called with ``self._state`` held."""
         now = self._clock()
-        self._fetch_count += 1
-        if isinstance(jwks, JWKSError):
-            self._failures += 1
-            delay = min(self.policy.retry_cap, self.policy.retry_base * 2 ** (self._failures - 1))
-            self._retry_at = now + delay * random.uniform(0.5, 1.0)
-            self._last_error = jwks
-            log.warning("JWKS fetch failed for %s: %s", self.url, jwks.message)
+        self._stats["fetches"] += 1
+        previous = self._keyset
+        if not isinstance(outcome, JWKSError):
+            try:
+                ks = KeySet.from_jwks(outcome, now, previous)
+            except JWKSError as exc:
+                outcome = JWKSError(f"{self.url}: {exc.message}")
+        if isinstance(outcome, JWKSError):
+            self._stats["fetch_failures"] += 1
+            self._failures_in_row += 1
+            # Exponential back-off with jitter: an unreachable Cognito is not hammered,
+            # and many processes restarted together do not retry in lockstep.
+            delay = min(
+                self.policy.retry_cap, self.policy.retry_base * 2 ** (self._failures_in_row - 1)
+            )
+            delay *= self._rng.uniform(0.5, 1.0)
+            self._retry_at = now + delay
+            self._last_error = flight.error = outcome
+            level = logging.WARNING if self._failures_in_row == 1 else logging.INFO
+            log.log(
+                level,
+                "JWKS fetch failed in %.0f ms (%s, attempt %d): %s; next attempt in %.1f s",
+                elapsed * 1000,
+                flight.reason,
+                self._failures_in_row,
+                outcome.message,
+                delay,
+            )
             return
-        try:
-            ks = KeySet.from_jwks(jwks, now, self._keyset)
-        except JWKSError as exc:
-            self._settle(kid, JWKSError(f"{self.url}: {exc.message}"))
-            return
-        if self._keyset is None or ks.fingerprint != self._keyset.fingerprint:
+        if previous is None or ks.fingerprint != previous.fingerprint:
             self.version += 1
-        unknown_refetch = (
-            self._keyset is not None and kid is not None and (kid not in self._keyset.keys)
-        )
+        removed = set(previous.keys) - set(ks.keys) if previous is not None else set()
+        for kid in ks.keys:
+            self._unknown.pop(kid, None)  # a refetch that finds a kid forgets it was unknown
+        for kid in removed:
+            # A removed key must stop verifying at once; remembering its kid as unknown
+            # also keeps tokens still signed by it from triggering refetches.
+            self._unknown[kid] = True
         self._keyset = ks
-        self._failures = 0
+        recovered = self._failures_in_row
+        self._failures_in_row = 0
         self._retry_at = 0.0
         self._last_error = None
-        if unknown_refetch and kid not in ks.keys:
-            self._cooldown_until = now + self.policy.unknown_kid_cooldown
-        elif kid in ks.keys:
+        self._stale_warned = False
+        if flight.kid is not None and flight.kid in ks.keys:
             self._cooldown_until = 0.0
-        log.info("JWKS fetched from %s: %d key(s)", self.url, len(ks.keys))
+        elif flight.kid is not None and flight.reason in ("unknown kid", "initial fetch"):
+            # The window starts when a fetch made for a kid did not find it: the JWKS
+            # was just seen, asking again at once could only feed a flood.
+            self._cooldown_until = now + self.policy.unknown_kid_cooldown
+            log.info(
+                "JWKS %s: token kid not found after refetch; unknown kids refused "
+                "without refetch for %.1f s",
+                self.url,
+                self.policy.unknown_kid_cooldown,
+            )
+        log.info(
+            "JWKS fetched from %s in %.0f ms (%s): %d key(s), version %d%s%s",
+            self.url,
+            elapsed * 1000,
+            flight.reason,
+            len(ks.keys),
+            self.version,
+            f", {len(removed)} key(s) removed" if removed else "",
+            f", recovered after {recovered} failure(s)" if recovered else "",
+        )
 
-    # --- IO --------------------------------------------------------------------------
+    # --- single flight -----------------------------------------------------------------
+
+    def _lead_or_join(self, kid: str | None, reason: str) -> tuple[_Flight, bool]:
+        with self._state:
+            if self._flight is not None:
+                return self._flight, False
+            self._flight = _Flight(kid, reason)
+            return self._flight, True
+
+    def _land(
+        self, flight: _Flight, outcome: dict[str, Any] | JWKSError | None, elapsed: float
+    ) -> None:
+        """End ``flight``: apply its outcome (None: aborted) and wake every waiter."""
+        with self._state:
+            try:
+                if outcome is None:
+                    flight.aborted = True
+                else:
+                    self._settle(flight, outcome, elapsed)
+            finally:
+                flight.finished = True
+                self._flight = None
+                waiters, flight.waiters = flight.waiters, []
+        flight.done.set()
+        for loop, future in waiters:
+            try:
+                loop.call_soon_threadsafe(_wake, future)
+            except RuntimeError:  # that loop is closed: nobody waits there any more
+                pass
+
+    def _wait_limit(self) -> float:
+        # A leader's fetch ends within the timeout; the margin covers scheduling. A
+        # waiter never hangs longer, even if the leader's event loop stalls.
+        return self.policy.timeout + 1.0
+
+    def _join(self, flight: _Flight) -> None:
+        if not flight.done.wait(self._wait_limit()):
+            raise JWKSError(f"timed out waiting for the JWKS fetch from {self.url} in progress")
+
+    async def _ajoin(self, flight: _Flight) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._state:
+            if flight.finished:
+                return
+            flight.waiters.append((loop, future))
+        try:
+            await asyncio.wait_for(future, self._wait_limit())
+        except asyncio.TimeoutError:
+            raise JWKSError(
+                f"timed out waiting for the JWKS fetch from {self.url} in progress"
+            ) from None
+
+    # --- IO ----------------------------------------------------------------------------
 
     def _client(self) -> httpx.Client:
-        if self._http is None:
-            self._http = httpx.Client(
-                timeout=default_timeout(self.policy.timeout), follow_redirects=False
-            )
-        return self._http
+        with self._state:
+            if self._http is None:
+                self._http = httpx.Client(
+                    timeout=default_timeout(self.policy.timeout, self.policy.connect_timeout),
+                    follow_redirects=False,
+                )
+            return self._http
 
-    def _fetch(self, kid: str | None) -> None:
+    def _run(self, flight: _Flight) -> None:
+        log.info("JWKS fetch started: %s (%s)", self.url, flight.reason)
+        started = time.monotonic()
+        outcome: dict[str, Any] | JWKSError | None = None
         try:
-            jwks: dict[str, Any] | JWKSError = fetch_jwks(
-                self._client(),
-                self.url,
-                timeout=self.policy.timeout,
-                max_bytes=self.policy.max_bytes,
-            )
-        except JWKSError as exc:
-            jwks = exc
-        self._settle(kid, jwks)
-
-    async def _afetch(self, kid: str | None) -> None:
-        try:
-            if self._ahttp is not None:
-                jwks: dict[str, Any] | JWKSError = await afetch_jwks(
-                    self._ahttp,
+            try:
+                outcome = fetch_jwks(
+                    self._client(),
                     self.url,
                     timeout=self.policy.timeout,
+                    connect_timeout=self.policy.connect_timeout,
                     max_bytes=self.policy.max_bytes,
                 )
-            else:
-                # A client per fetch: fetches are rare, and a client bound to one
-                # event loop would break a verifier shared by several loops.
-                async with httpx.AsyncClient(follow_redirects=False) as client:
-                    jwks = await afetch_jwks(
-                        client,
-                        self.url,
-                        timeout=self.policy.timeout,
-                        max_bytes=self.policy.max_bytes,
-                    )
-        except JWKSError as exc:
-            jwks = exc
-        self._settle(kid, jwks)
+            except JWKSError as exc:
+                outcome = exc
+        finally:
+            self._land(flight, outcome, time.monotonic() - started)
+
+    async def _arun(self, flight: _Flight) -> None:
+        log.info("JWKS fetch started: %s (%s)", self.url, flight.reason)
+        started = time.monotonic()
+        outcome: dict[str, Any] | JWKSError | None = None
+        try:
+            try:
+                outcome = await self._afetch()
+            except JWKSError as exc:
+                outcome = exc
+        finally:
+            # Also on cancellation: waiters are woken and one of them fetches instead.
+            self._land(flight, outcome, time.monotonic() - started)
+
+    async def _afetch(self) -> dict[str, Any]:
+        pol = self.policy
+        args: dict[str, Any] = {
+            "timeout": pol.timeout,
+            "connect_timeout": pol.connect_timeout,
+            "max_bytes": pol.max_bytes,
+        }
+        if self._ahttp is not None:
+            return await afetch_jwks(self._ahttp, self.url, **args)
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context()
+        # A client per fetch: fetches are rare, and a client bound to one event loop
+        # would break a verifier shared by several loops. The TLS context is reused.
+        async with httpx.AsyncClient(follow_redirects=False, verify=self._ssl) as client:
+            return await afetch_jwks(client, self.url, **args)
+
+    # --- public ------------------------------------------------------------------------
 
     def get(self, kid: str) -> RSAPublicKey:
-        key = self._plan(kid, self._clock(), True)
-        if key is not None:
-            return key
-        seen = self._fetch_count
-        with self._lock:
-            # Someone else fetched while we waited: use their result, do not refetch.
-            if self._fetch_count == seen:
-                self._fetch(kid)
-        key = self._plan(kid, self._clock(), False)
-        assert key is not None
-        return key
+        """The key for ``kid``, fetching the JWKS if the policy says so.
+
+        Raises:
+            UnknownKeyError / UnusableKeyError: the token names no usable key.
+            JWKSError: no key set is available.
+        """
+        for _ in range(3):
+            step = self._plan(kid, self._clock(), True)
+            if not isinstance(step, _Fetch):
+                return step
+            flight, leader = self._lead_or_join(kid, step.reason)
+            if leader:
+                self._run(flight)
+            elif step.serve is not None:
+                return step.serve  # another caller is refreshing; the known key serves on
+            else:
+                self._join(flight)
+            if not flight.aborted:
+                break
+        return self._after_fetch(kid)
 
     async def aget(self, kid: str) -> RSAPublicKey:
-        key = self._plan(kid, self._clock(), True)
-        if key is not None:
-            return key
-        seen = self._fetch_count
-        async with self._alock():
-            if self._fetch_count == seen:
-                await self._afetch(kid)
-        key = self._plan(kid, self._clock(), False)
-        assert key is not None
-        return key
+        """Async twin of :meth:`get`."""
+        for _ in range(3):
+            step = self._plan(kid, self._clock(), True)
+            if not isinstance(step, _Fetch):
+                return step
+            flight, leader = self._lead_or_join(kid, step.reason)
+            if leader:
+                await self._arun(flight)
+            elif step.serve is not None:
+                return step.serve
+            else:
+                await self._ajoin(flight)
+            if not flight.aborted:
+                break
+        return self._after_fetch(kid)
 
-    def _alock(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        lock = self._alocks.get(loop)
-        if lock is None:
-            lock = self._alocks.setdefault(loop, asyncio.Lock())
-        return lock
+    def _after_fetch(self, kid: str) -> RSAPublicKey:
+        step = self._plan(kid, self._clock(), False)
+        if isinstance(step, _Fetch):  # pragma: no cover - may_fetch=False never asks for IO
+            raise self._no_keys(False)
+        return step
 
     def refresh(self) -> None:
-        """Fetch now; raise ``JWKSError`` if no key set is available afterwards."""
-        with self._lock:
-            self._fetch(None)
-        if self._keyset is None or self._last_error is not None:
-            raise self._last_error or JWKSError(f"no keys could be fetched from {self.url}")
+        """Fetch now (or join the fetch in progress).
+
+        Raises:
+            JWKSError: that fetch did not yield a usable key set.
+        """
+        for _ in range(3):
+            flight, leader = self._lead_or_join(None, "refresh")
+            if leader:
+                self._run(flight)
+            else:
+                self._join(flight)
+            if not flight.aborted:
+                break
+        self._check_refreshed(flight)
 
     async def arefresh(self) -> None:
-        async with self._alock():
-            await self._afetch(None)
-        if self._keyset is None or self._last_error is not None:
-            raise self._last_error or JWKSError(f"no keys could be fetched from {self.url}")
+        """Async twin of :meth:`refresh`."""
+        for _ in range(3):
+            flight, leader = self._lead_or_join(None, "refresh")
+            if leader:
+                await self._arun(flight)
+            else:
+                await self._ajoin(flight)
+            if not flight.aborted:
+                break
+        self._check_refreshed(flight)
+
+    def _check_refreshed(self, flight: _Flight) -> None:
+        if flight.error is not None:
+            raise flight.error
+        if flight.aborted or self._keyset is None:
+            raise JWKSError(f"no keys could be fetched from {self.url}")
 
     def close(self) -> None:
         if self._http is not None:

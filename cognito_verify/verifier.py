@@ -19,7 +19,7 @@ import httpx
 
 from . import _token
 from ._cache import DEFAULT_CACHE_SIZE, Entry, TokenCache
-from ._keys import KeyPolicy, RemoteKeys, StaticKeys
+from ._keys import KeyPolicy, KeyStats, RemoteKeys, StaticKeys
 from ._pool import MISSING, IssuerFormat, PoolConfig, TokenUse, UserPool, resolve
 from ._token import DEFAULT_MAX_TOKEN_LENGTH, ParsedToken, Requirements
 from .claims import Claims
@@ -75,8 +75,19 @@ class CognitoVerifier:
             but its lifetime, the key set version, every group/scope requirement and
             ``custom_check`` are checked again on each call. Only successes are
             cached. See docs/benchmarks.md.
-        jwks_max_age, unknown_kid_cooldown, jwks_timeout, jwks_max_bytes: the key
-            cache policy (see docs/keys.md).
+        jwks_max_age: seconds after which the key set is refreshed on next use, so
+            keys removed from the pool stop being trusted (default 900).
+        unknown_kid_cooldown: after a refetch for an unknown ``kid`` that did not
+            find it, further unknown kids are refused without a request for this
+            many seconds (default 10), so invented kids cannot flood Cognito.
+        jwks_max_stale: how long past ``jwks_max_age`` the last good key set keeps
+            serving while refreshing fails (default 86400); then ``JWKSError``.
+        jwks_retry_cap: failed fetches back off exponentially (1 s, 2 s, ... with
+            jitter) up to this many seconds (default 60).
+        jwks_timeout: total seconds one key fetch may take, DNS to last byte
+            (default 2); jwks_connect_timeout: for the TCP/TLS connect (default 1).
+        jwks_max_bytes: larger JWKS responses are refused while streaming
+            (default 1 MiB). See docs/keys.md for the whole cache policy.
 
     Raises:
         TypeError: ``client_id`` or ``token_use`` was not given.
@@ -110,6 +121,9 @@ class CognitoVerifier:
         unknown_kid_cooldown: float = KeyPolicy.unknown_kid_cooldown,
         jwks_timeout: float = KeyPolicy.timeout,
         jwks_max_bytes: int = KeyPolicy.max_bytes,
+        jwks_max_stale: float = KeyPolicy.max_stale,
+        jwks_retry_cap: float = KeyPolicy.retry_cap,
+        jwks_connect_timeout: float = KeyPolicy.connect_timeout,
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         if pools is None:
@@ -144,12 +158,7 @@ class CognitoVerifier:
         if not all(isinstance(p, UserPool) for p in pools):
             raise ConfigurationError("pools must be a list of UserPool objects")
 
-        for name, value in (
-            ("leeway", leeway),
-            ("jwks_max_age", jwks_max_age),
-            ("unknown_kid_cooldown", unknown_kid_cooldown),
-            ("jwks_timeout", jwks_timeout),
-        ):
+        for name, value in (("leeway", leeway),):
             if (
                 isinstance(value, bool)
                 or not isinstance(value, int | float)
@@ -181,11 +190,14 @@ class CognitoVerifier:
         self._clock = clock
         self._max_length = max_token_length
         self._owns_http = http_client is None
-        policy = KeyPolicy(
-            max_age=float(jwks_max_age),
-            unknown_kid_cooldown=float(unknown_kid_cooldown),
-            timeout=float(jwks_timeout),
-            max_bytes=int(jwks_max_bytes),
+        policy = KeyPolicy.from_options(
+            max_age=jwks_max_age,
+            unknown_kid_cooldown=unknown_kid_cooldown,
+            max_stale=jwks_max_stale,
+            retry_cap=jwks_retry_cap,
+            timeout=jwks_timeout,
+            connect_timeout=jwks_connect_timeout,
+            max_bytes=jwks_max_bytes,
         )
 
         self.pools: tuple[PoolConfig, ...] = tuple(resolve(p) for p in pools)
@@ -391,6 +403,19 @@ class CognitoVerifier:
             ForbiddenError: a group, scope or custom check is not satisfied.
         """
         self._authorize(claims, self._extra(groups, all_groups, scopes, all_scopes))
+
+    @property
+    def stats(self) -> KeyStats:
+        """Key cache counters summed over this verifier's JWKS URLs (a snapshot).
+
+        ``fetches``, ``fetch_failures``, ``unknown_kid_rejections``, ``cache_hits``
+        and ``stale_hits`` only grow; export them as counters and alert on
+        ``fetch_failures`` and ``stale_hits``. See docs/keys.md.
+        """
+        total = KeyStats()
+        for source in self._remote.values():
+            total += source.stats
+        return total
 
     def hydrate(self) -> None:
         """Fetch every pool's keys now (concurrently), so the first request does not.
