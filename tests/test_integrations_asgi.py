@@ -209,3 +209,27 @@ def test_over_real_http(inner: Inner, verifier: CognitoVerifier, pool: LocalUser
             token = case.token(pool, None)
             check(http.get(case.path, headers=headers_for(token)), case, token)
         assert http.get("/health").status_code == 200
+
+
+def test_errors_doc_covers_every_code() -> None:
+    from pathlib import Path
+
+    from cognito_verify import errors
+    from cognito_verify.integrations._http import refusal
+
+    doc = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
+    rows = {
+        line.split("|")[1].strip(" `"): line.split("|")
+        for line in doc.splitlines()
+        if line.startswith("| `")
+    }
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        answer = refusal(cls("x"))
+        assert cls.code in rows, cls.code
+        row = rows[cls.code]
+        assert row[2].strip(" `") == name
+        assert row[3].strip() == str(answer.status), cls.code
+        header = answer.headers.get("WWW-Authenticate", answer.headers.get("Retry-After"))
+        if header:
+            assert header in row[4], cls.code
