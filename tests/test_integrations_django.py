@@ -444,3 +444,15 @@ def test_body_is_small_json(pool: LocalUserPool, clock: Any, cognito: None) -> N
         "message": "The request is not authenticated.",
     }
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_protected_views_need_no_csrf_token(pool: LocalUserPool, clock: Any, cognito: None) -> None:
+    middleware = ["django.middleware.csrf.CsrfViewMiddleware", *settings.MIDDLEWARE]
+    with override_settings(MIDDLEWARE=middleware):
+        client = Client(enforce_csrf_checks=True)
+        # A cross-site form cannot send a bearer token, so the refusal is ours: 401.
+        assert client.post("/protected").status_code == 401
+        ok = client.post("/protected", headers={"Authorization": bearer(pool.access_token())})
+        assert ok.json() == {"username": "alice"}
+        # An unprotected view keeps Django's CSRF protection.
+        assert client.post("/optional").status_code == 403

@@ -4,6 +4,8 @@ end through a real WSGI server on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -117,3 +119,13 @@ def test_real_server(server: str, pool: LocalUserPool) -> None:
         assert forbidden.status_code == 403
         assert forbidden.headers["www-authenticate"] == 'Bearer error="insufficient_scope"'
         assert http.get("/health").status_code == 200
+
+
+def test_core_and_wsgi_import_no_framework() -> None:
+    code = (
+        "import sys, cognito_verify, cognito_verify.integrations.wsgi\n"
+        "loaded = {'flask', 'werkzeug', 'django', 'rest_framework', 'starlette', 'fastapi'}\n"
+        "print(sorted(loaded & {m.split('.')[0] for m in sys.modules}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
