@@ -310,10 +310,7 @@ def staff_key() -> rsa.RSAPrivateKey:
 
 @pytest.fixture
 def staff(staff_key: rsa.RSAPrivateKey, clock: Clock) -> LocalUserPool:
-    pool = LocalUserPool("us-east-1_StaffPool", ("staff-web",), clock=clock)
-    pool._keys.clear()
-    pool.kid = pool.add_key(staff_key)
-    return pool
+    return LocalUserPool("us-east-1_StaffPool", ("staff-web",), clock=clock, key=staff_key)
 
 
 @pytest.fixture
