@@ -8,6 +8,7 @@ only in how they obtain the key between the two.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import math
 import time
@@ -173,6 +174,11 @@ class CognitoVerifier:
             raise ConfigurationError("clock must be a callable returning Unix time in seconds")
         if custom_check is not None and not callable(custom_check):
             raise ConfigurationError("custom_check must be a callable taking Claims")
+        if inspect.iscoroutinefunction(custom_check):
+            raise ConfigurationError(
+                "custom_check must be a plain function returning a bool: an async one "
+                "would not be awaited (run async checks after verify/averify instead)"
+            )
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise ConfigurationError("http_client must be an httpx.Client")
         if async_http_client is not None and not isinstance(async_http_client, httpx.AsyncClient):
@@ -264,8 +270,20 @@ class CognitoVerifier:
 
     def _authorize(self, claims: Claims, extra: Requirements) -> None:
         _token.authorize(claims.groups, claims.scopes, self._requirements.merged(extra))
-        if self._custom_check is not None and not self._custom_check(claims):
-            raise CustomCheckError("the token was refused by the custom check")
+        if self._custom_check is not None:
+            verdict = self._custom_check(claims)
+            # A coroutine (an async check slipping past the constructor, e.g. a callable
+            # object with an async __call__) is truthy: without this, a check that would
+            # deny would silently allow every token.
+            if inspect.isawaitable(verdict):
+                if inspect.iscoroutine(verdict):
+                    verdict.close()
+                raise CustomCheckError(
+                    "the custom check returned an awaitable, which cannot be used; "
+                    "the token is refused (custom_check must be a plain function)"
+                )
+            if not verdict:
+                raise CustomCheckError("the token was refused by the custom check")
 
     def _reuse(self, token: str | bytes, hit: Entry, extra: Requirements) -> Claims | None:
         """The cached claims if the entry still holds, authorized for this call."""

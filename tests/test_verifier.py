@@ -611,3 +611,28 @@ def test_jwks_response_already_in_memory(pool: LocalUserPool, clock: Clock, veri
     assert verify(verifier, pool.access_token()).username == "alice"
     sync.close()
     asyncio.run(asyn.aclose())
+
+
+def test_async_custom_check_is_refused_at_construction(pool: LocalUserPool) -> None:
+    """Regression: an async custom_check returned a coroutine, which is truthy, so a
+    check that would deny silently allowed every token."""
+
+    async def deny(claims: Claims) -> bool:
+        return False
+
+    with pytest.raises(ConfigurationError, match="async"):
+        pool.verifier(token_use="access", custom_check=deny)  # type: ignore[arg-type]
+
+
+def test_awaitable_from_custom_check_is_a_refusal(
+    pool: LocalUserPool, clock: Clock, verify: Verify
+) -> None:
+    class Deny:  # an async __call__ is not seen by iscoroutinefunction
+        async def __call__(self, claims: Claims) -> bool:
+            return False
+
+    verifier = pool.verifier(token_use="access", clock=clock, custom_check=Deny())  # type: ignore[arg-type]
+    with pytest.raises(CustomCheckError, match="awaitable"):
+        verify(verifier, pool.access_token())
+    with pytest.raises(CustomCheckError):
+        verifier.authorize(Claims(_payload_from(pool.access_token())))
