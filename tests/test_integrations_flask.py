@@ -228,3 +228,22 @@ def test_example_app_runs(pool: LocalUserPool, clock: Any, monkeypatch: pytest.M
             srv.shutdown()
             srv.server_close()
             thread.join(5)
+
+
+def test_init_app_swaps_the_verifier_for_tests(pool: LocalUserPool, clock: Any) -> None:
+    app = make_app(unavailable_verifier(pool, clock))
+    auth = CognitoAuth()
+    auth.init_app(app, verifier=make_verifier(pool, clock))
+    with app.app_context():
+        assert auth.verifier is app.extensions["cognito_verify"]
+    headers = {"Authorization": bearer(pool.access_token(groups=["admin"]))}
+    assert app.test_client().get("/admin", headers=headers).json == {"username": "alice"}
+
+
+def test_uninitialised_auth_is_a_configuration_error() -> None:
+    app = Flask(__name__)
+    auth = CognitoAuth()
+    app.add_url_rule("/", view_func=auth.required(lambda: "never"))
+    app.config["PROPAGATE_EXCEPTIONS"] = True
+    with pytest.raises(ConfigurationError, match="init_app"):
+        app.test_client().get("/", headers={"Authorization": "Bearer a.b.c"})

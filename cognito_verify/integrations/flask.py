@@ -21,7 +21,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast, overload
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_app_context, request
 from werkzeug.exceptions import (
     Forbidden,
     HTTPException,
@@ -149,22 +149,24 @@ class CognitoAuth:
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask) -> None:
-        """Register on ``app``; builds its verifier now (no IO) so a bad config fails early."""
-        verifier = self._verifier or verifier_from_config(app.config)
-        app.extensions[_EXTENSION] = verifier
+    def init_app(self, app: Flask, *, verifier: CognitoVerifier | None = None) -> None:
+        """Register on ``app``: its verifier is ``verifier``, else the one given to
+        ``CognitoAuth``, else one built from ``app.config`` now (no IO), so a bad
+        config fails at start-up. Call again with ``verifier=`` to swap it in tests."""
+        app.extensions[_EXTENSION] = verifier or self._verifier or verifier_from_config(app.config)
 
     @property
     def verifier(self) -> CognitoVerifier:
-        """The verifier of the current app."""
+        """The verifier of the current app (or the one given to ``CognitoAuth``)."""
+        if has_app_context():
+            found = current_app.extensions.get(_EXTENSION)
+            if found is not None:
+                return cast(CognitoVerifier, found)
         if self._verifier is not None:
             return self._verifier
-        try:
-            return cast(CognitoVerifier, current_app.extensions[_EXTENSION])
-        except KeyError:
-            raise ConfigurationError(
-                "CognitoAuth has not been initialised for this app: call auth.init_app(app)"
-            ) from None
+        raise ConfigurationError(
+            "CognitoAuth has not been initialised for this app: call auth.init_app(app)"
+        )
 
     @property
     def current_claims(self) -> Claims | None:
@@ -187,6 +189,9 @@ class CognitoAuth:
             CognitoAuthError: the request is refused (401, 403 or 503).
         """
         g.cognito_claims = None
+        # Outside the try: a missing init_app is a bug to log with its traceback,
+        # not a refusal to answer.
+        verifier = self.verifier
         try:
             token = bearer_token(request.headers.get("Authorization"))
         except MissingTokenError as exc:
@@ -196,7 +201,7 @@ class CognitoAuth:
         try:
             # Flask runs an async view in its own event loop, so a blocking key fetch
             # here holds up this request only; the sync path works for both.
-            claims = self.verifier.verify(
+            claims = verifier.verify(
                 token, groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
             )
         except CognitoVerifyError as exc:
