@@ -208,6 +208,7 @@ def test_over_real_http(inner: Inner, verifier: CognitoVerifier, pool: LocalUser
             case = by_name[name]
             token = case.token(pool, None)
             check(http.get(case.path, headers=headers_for(token)), case, token)
+        assert inner.scopes[-1]["state"]["cognito_claims"].username == "alice"  # uvicorn's state
         assert http.get("/health").status_code == 200
 
 

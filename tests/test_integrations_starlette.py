@@ -22,6 +22,7 @@ from _asgi_support import (
 )
 from starlette.applications import Starlette
 from starlette.authentication import AuthenticationError
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -135,8 +136,17 @@ def test_require_on_endpoint_methods_and_kwargs(pool: LocalUserPool, clock: Any)
     async def both(request: Request) -> JSONResponse:
         return JSONResponse({"username": request.user.username})
 
-    app = Starlette(routes=[Route("/both", both)], middleware=[backend.middleware()])
+    class Orders(HTTPEndpoint):
+        @backend.require(scopes=SCOPE)
+        def get(self, request: Request) -> JSONResponse:
+            return JSONResponse({"username": request.user.username})
+
+    routes = [Route("/both", both), Route("/orders", Orders)]
+    app = Starlette(routes=routes, middleware=[backend.middleware()])
     with TestClient(app) as c:
+        assert c.get("/orders").status_code == 401
+        ok = c.get("/orders", headers=headers_for(pool.access_token(scopes=[SCOPE])))
+        assert ok.json() == {"username": "alice"}
         one = c.get("/both", headers=headers_for(pool.access_token(groups=["admin"])))
         assert one.status_code == 403 and one.json()["error"] == "missing_group"
         two = c.get("/both", headers=headers_for(pool.access_token(groups=["admin", "ops"])))
