@@ -147,7 +147,9 @@ def resolve(pool: UserPool) -> PoolConfig:
     region = pid.split("_", 1)[0]
 
     if pool.issuer is not None:
-        issuers: tuple[str, ...] = (check_url(pool.issuer, "issuer", True).rstrip("/"),)
+        # Kept exactly as given: iss is compared byte for byte, and an issuer that ends
+        # in "/" must still match tokens carrying that very string.
+        issuers: tuple[str, ...] = (check_url(pool.issuer, "issuer", True),)
         if pool.replica_regions:
             raise ConfigurationError("replica_regions cannot be combined with an explicit issuer")
     else:
@@ -170,7 +172,7 @@ def resolve(pool: UserPool) -> PoolConfig:
         url = check_url(pool.jwks_url, "jwks_url", pool.allow_insecure_jwks_url)
         urls = {iss: url for iss in issuers}
     else:
-        urls = {iss: f"{iss}/.well-known/jwks.json" for iss in issuers}
+        urls = {iss: f"{iss.rstrip('/')}/.well-known/jwks.json" for iss in issuers}
         for url in urls.values():
             check_url(url, "JWKS URL", pool.allow_insecure_jwks_url)
 

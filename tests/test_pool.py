@@ -64,12 +64,16 @@ def test_static_jwks_has_no_urls() -> None:
     assert dict(config.jwks_urls) == {}
 
 
-def test_explicit_issuer_is_the_only_issuer_and_loses_its_trailing_slash() -> None:
+def test_explicit_issuer_is_kept_exactly() -> None:
+    """Regression: a trailing "/" used to be stripped, so tokens carrying exactly the
+    configured issuer were refused."""
     config = resolve(pool(issuer="http://localhost:9229/local_x/", user_pool_id="local_x"))
-    assert config.issuers == ("http://localhost:9229/local_x",)
+    assert config.issuers == ("http://localhost:9229/local_x/",)
     assert config.jwks_urls == {
-        "http://localhost:9229/local_x": "http://localhost:9229/local_x/.well-known/jwks.json"
+        "http://localhost:9229/local_x/": "http://localhost:9229/local_x/.well-known/jwks.json"
     }
+    config = resolve(pool(issuer="http://localhost:9229/local_x", user_pool_id="local_x"))
+    assert config.issuers == ("http://localhost:9229/local_x",)
 
 
 def test_client_ids_as_list_set_or_tuple() -> None:

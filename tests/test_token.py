@@ -646,15 +646,18 @@ def test_replica_regions(pool: LocalUserPool, clock: Clock, verify: Verify) -> N
 def test_explicit_issuer_replaces_the_aws_form(
     pool: LocalUserPool, clock: Clock, verify: Verify
 ) -> None:
-    verifier = pool.verifier(
-        token_use="access", clock=clock, issuer="http://localhost:9229/eu-west-1_TestPool1/"
-    )
-    assert (
-        verify(verifier, signed(pool, iss="http://localhost:9229/eu-west-1_TestPool1")).username
-        == "alice"
-    )
+    emulator = "http://localhost:9229/eu-west-1_TestPool1"
+    verifier = pool.verifier(token_use="access", clock=clock, issuer=emulator)
+    assert verify(verifier, signed(pool, iss=emulator)).username == "alice"
     with pytest.raises(InvalidIssuerError):
         verify(verifier, signed(pool))
+    with pytest.raises(InvalidIssuerError):
+        verify(verifier, signed(pool, iss=emulator + "/"))
+    # An issuer ending in "/" is matched exactly too (it used to be stripped).
+    slashed = pool.verifier(token_use="access", clock=clock, issuer=emulator + "/")
+    assert verify(slashed, signed(pool, iss=emulator + "/")).username == "alice"
+    with pytest.raises(InvalidIssuerError):
+        verify(slashed, signed(pool, iss=emulator))
 
 
 @pytest.mark.parametrize("sub", [..., None, "", 42])
