@@ -140,6 +140,10 @@ class DrfWrite(DrfMe):
     permission_classes = [OrdersWriter]
 
 
+class DrfEither(DrfMe):
+    permission_classes = [HasGroup.of("admin") | HasScope.of("orders/write")]
+
+
 class DrfOptional(APIView):
     permission_classes = [AllowAny]
 
@@ -158,6 +162,7 @@ urlpatterns = [
     path("drf/admin", DrfAdmin.as_view()),
     path("drf/write", DrfWrite.as_view()),
     path("drf/optional", DrfOptional.as_view()),
+    path("drf/either", DrfEither.as_view()),
 ]
 
 
@@ -456,3 +461,27 @@ def test_protected_views_need_no_csrf_token(pool: LocalUserPool, clock: Any, cog
         assert ok.json() == {"username": "alice"}
         # An unprotected view keeps Django's CSRF protection.
         assert client.post("/optional").status_code == 403
+
+
+def teapot(request: HttpRequest, exc: Exception) -> JsonResponse:
+    return JsonResponse({"why": getattr(exc, "code", "?")}, status=418)
+
+
+@pytest.mark.parametrize("stack", ["sync", "async"])
+def test_refusal_view_setting(stack: str, pool: LocalUserPool, clock: Any) -> None:
+    config = cognito_settings(pool, clock, REFUSAL_VIEW=f"{__name__}.teapot")
+    with override_settings(COGNITO_VERIFY=config):
+        bad = get(stack, "/optional", "Bearer x.y.z")  # refused by the middleware
+        forbidden = get(stack, "/admin", bearer(pool.access_token()))  # by the decorator
+    assert (bad.status_code, bad.json()) == (418, {"why": "malformed_token"})
+    assert (forbidden.status_code, forbidden.json()) == (418, {"why": "missing_group"})
+
+
+def test_drf_permissions_compose(pool: LocalUserPool, clock: Any, cognito: None) -> None:
+    def status(**claims: Any) -> int:
+        headers = {"Authorization": bearer(pool.access_token(**claims))}
+        return int(Client().get("/drf/either", headers=headers).status_code)
+
+    assert status(groups=["admin"]) == 200
+    assert status(scopes=["orders/write"]) == 200
+    assert status() == 403

@@ -55,7 +55,7 @@ Groups = str | Sequence[str] | None
 UserMapper = Callable[[HttpRequest, Claims], Any]
 
 _REQUIRED_KEYS = ("USER_POOL_ID", "CLIENT_ID", "TOKEN_USE")
-_OWN_KEYS = ("USER_MAPPER", "VERIFIER")
+_OWN_KEYS = ("USER_MAPPER", "VERIFIER", "REFUSAL_VIEW")
 _PARAMETERS = tuple(
     name.upper()
     for name in inspect.signature(CognitoVerifier.__init__).parameters
@@ -98,7 +98,8 @@ def verifier_from_settings(config: Mapping[str, Any]) -> CognitoVerifier:
     ``CLIENT_ID``, ``TOKEN_USE``, ``JWKS_URL``, ``LEEWAY``, ``GROUPS``, ...); the first
     three are required (``CLIENT_ID`` / ``TOKEN_USE`` may be ``None`` on purpose).
     ``VERIFIER`` (a ``CognitoVerifier`` or its dotted path) replaces all of them,
-    e.g. for several pools. ``USER_MAPPER`` is read by ``get_user_mapper``.
+    e.g. for several pools. ``USER_MAPPER`` is read by ``get_user_mapper`` and
+    ``REFUSAL_VIEW`` replaces ``refusal_response``.
 
     Raises:
         ConfigurationError: a key is missing, unknown, or has an invalid value.
@@ -212,8 +213,12 @@ def user_for(request: HttpRequest, claims: Claims) -> Any:
     return user
 
 
-def refusal_response(exc: CognitoVerifyError) -> HttpResponse:
-    """The JSON response for a refused request (401, 403, 503 or 500)."""
+def refusal_response(request: HttpRequest, exc: CognitoVerifyError) -> HttpResponse:
+    """The default refusal: the short JSON answer for ``exc`` (401, 403, 503 or 500).
+
+    Replace it with ``COGNITO_VERIFY["REFUSAL_VIEW"]``, a callable (or dotted path)
+    taking ``(request, exc)``, as Django's ``CSRF_FAILURE_VIEW`` replaces its 403.
+    """
     answer = refusal(exc)
     response = HttpResponse(answer.json, status=answer.status, content_type="application/json")
     for name, value in answer.headers.items():
@@ -221,6 +226,15 @@ def refusal_response(exc: CognitoVerifyError) -> HttpResponse:
     # Refusals depend on the Authorization header: no shared cache may reuse them.
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _refuse(request: HttpRequest, exc: CognitoVerifyError) -> HttpResponse:
+    view = _config().get("REFUSAL_VIEW")
+    if view is None:
+        return refusal_response(request, exc)
+    if isinstance(view, str):
+        view = import_string(view)
+    return cast(HttpResponse, view(request, exc))
 
 
 def _token(request: HttpRequest) -> str | None:
@@ -257,7 +271,7 @@ class CognitoMiddleware:
             try:
                 claims = get_verifier().verify(token)
             except CognitoVerifyError as exc:
-                return refusal_response(exc)
+                return _refuse(request, exc)
             request.cognito_claims = claims
             if get_user_mapper() is not None:
                 request.user = user_for(request, claims)
@@ -270,7 +284,7 @@ class CognitoMiddleware:
             try:
                 claims = await get_verifier().averify(token)
             except CognitoVerifyError as exc:
-                return refusal_response(exc)
+                return _refuse(request, exc)
             request.cognito_claims = claims
             if get_user_mapper() is not None:
                 # The mapper may query the database: run it where the ORM is allowed.
@@ -299,7 +313,7 @@ def _check(request: HttpRequest, requirements: Mapping[str, Groups]) -> HttpResp
             raise MissingTokenError("the request has no bearer token")
         get_verifier().authorize(claims, **requirements)
     except CognitoVerifyError as exc:
-        return refusal_response(exc)
+        return _refuse(request, exc)
     return None
 
 
@@ -311,7 +325,7 @@ async def _acheck(request: HttpRequest, requirements: Mapping[str, Groups]) -> H
         token = bearer_token(request.headers.get("Authorization"))
         request.cognito_claims = await get_verifier().averify(token, **requirements)
     except CognitoVerifyError as exc:
-        return refusal_response(exc)
+        return _refuse(request, exc)
     return None
 
 
