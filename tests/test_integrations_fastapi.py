@@ -72,6 +72,14 @@ def test_bearer_scheme_is_case_insensitive(client: TestClient, pool: LocalUserPo
     assert response.status_code == 200
 
 
+def test_two_authorization_headers_are_refused(client: TestClient, pool: LocalUserPool) -> None:
+    token = pool.access_token("alice")
+    headers = [("Authorization", f"Bearer {token}"), ("Authorization", "Bearer x")]
+    response = client.get("/me", headers=headers)
+    assert response.status_code == 401
+    assert detail(response.json()) == "malformed_token"
+
+
 def test_basic_auth_counts_as_no_token(client: TestClient) -> None:
     response = client.get("/me", headers={"Authorization": "Basic YWxpY2U6cHc="})
     assert response.status_code == 401

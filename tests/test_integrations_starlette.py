@@ -73,6 +73,14 @@ def test_jwks_unavailable_is_503(pool: LocalUserPool, clock: Any) -> None:
     assert token not in response.text and "127.0.0.1" not in response.text
 
 
+def test_two_authorization_headers_are_refused(client: TestClient, pool: LocalUserPool) -> None:
+    token = pool.access_token("alice")
+    headers = [("Authorization", f"Bearer {token}"), ("Authorization", "Bearer x")]
+    response = client.get("/hello", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "malformed_token"
+
+
 def test_scopes_and_user(client: TestClient, pool: LocalUserPool) -> None:
     token = pool.access_token("alice", groups=["admin", "staff"], scopes=[SCOPE, "openid"])
     body = client.get("/me", headers=headers_for(token)).json()

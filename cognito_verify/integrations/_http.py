@@ -14,6 +14,7 @@ from ..errors import (
     ForbiddenError,
     InvalidTokenError,
     JWKSError,
+    MalformedTokenError,
     MissingScopeError,
     MissingTokenError,
 )
@@ -43,6 +44,18 @@ def bearer_token(authorization: str | None) -> str:
     if not token:
         raise MissingTokenError("the Authorization header has no bearer token")
     return token
+
+
+def single_header(values: Iterable[str]) -> str | None:
+    """The one ``Authorization`` header of a request, or None when there is none.
+
+    Raises ``MalformedTokenError`` for two or more: a proxy may have checked one while
+    the app reads the other, so the request is refused rather than guessed.
+    """
+    found = list(values)
+    if len(found) > 1:
+        raise MalformedTokenError("the request has more than one Authorization header")
+    return found[0] if found else None
 
 
 #: Browsers cannot set headers on a WebSocket handshake; they can offer subprotocols.

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
-from ..errors import CognitoVerifyError, MalformedTokenError, MissingTokenError
+from ..errors import CognitoVerifyError, MissingTokenError
 from ..verifier import CognitoVerifier
-from ._http import Refusal, bearer_token, refusal, websocket_bearer
+from ._http import Refusal, bearer_token, refusal, single_header, websocket_bearer
 
 __all__ = ["CognitoASGIMiddleware", "CLAIMS_KEY"]
 
@@ -115,13 +115,8 @@ class CognitoASGIMiddleware:
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
-    values = [v for k, v in scope.get("headers", ()) if k.lower() == name]
-    if len(values) > 1:
-        # Two Authorization headers are ambiguous: a proxy may check one while the
-        # app reads the other. Refused rather than guessed.
-        raise MalformedTokenError("the request has more than one Authorization header")
-    value: bytes | None = values[0] if values else None
-    return None if value is None else value.decode("latin-1")
+    values = (v.decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == name)
+    return single_header(values)
 
 
 async def _refuse(scope: Scope, send: Send, answer: Refusal) -> None:

@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse
 from ..claims import Claims
 from ..errors import CognitoVerifyError, MissingTokenError
 from ..verifier import CognitoVerifier
-from ._http import Refusal, bearer_token, refusal, websocket_bearer
+from ._http import Refusal, bearer_token, refusal, single_header, websocket_bearer
 
 __all__ = ["CognitoAuth", "CognitoHTTPException", "cognito_exception_handler"]
 
@@ -108,7 +108,7 @@ class _Dependency(SecurityBase):
         websocket = conn.scope["type"] == "websocket"
         try:
             try:
-                authorization = conn.headers.get("authorization")
+                authorization = single_header(conn.headers.getlist("authorization"))
                 if websocket:
                     token = websocket_bearer(authorization, conn.scope.get("subprotocols", ()))
                 else:

@@ -38,7 +38,7 @@ from starlette.websockets import WebSocket
 from ..claims import Claims
 from ..errors import CognitoVerifyError, InvalidTokenError, MissingTokenError
 from ..verifier import CognitoVerifier
-from ._http import bearer_token, refusal, websocket_bearer
+from ._http import bearer_token, refusal, single_header, websocket_bearer
 
 __all__ = [
     "CognitoAuthBackend",
@@ -123,14 +123,14 @@ class CognitoAuthBackend(AuthenticationBackend):
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         try:
-            authorization = conn.headers.get("authorization")
-            if conn.scope["type"] == "websocket":
-                token = websocket_bearer(authorization, conn.scope.get("subprotocols", ()))
-            else:
-                token = bearer_token(authorization)
-        except MissingTokenError:
-            return None
-        try:
+            try:
+                authorization = single_header(conn.headers.getlist("authorization"))
+                if conn.scope["type"] == "websocket":
+                    token = websocket_bearer(authorization, conn.scope.get("subprotocols", ()))
+                else:
+                    token = bearer_token(authorization)
+            except MissingTokenError:
+                return None
             claims = await self.verifier.averify(token)
         except CognitoVerifyError as exc:
             raise CognitoAuthenticationError(exc) from None
