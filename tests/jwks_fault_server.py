@@ -11,12 +11,18 @@ It speaks HTTP/1.0 (one request per connection), so counting requests counts fet
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from cognito_verify import CognitoVerifier
+from cognito_verify.testing import LocalUserPool, b64url
 
 MODES = (
     "ok",  # the JWKS
@@ -127,7 +133,9 @@ class FaultServer:
         server.daemon_threads = True
         self._port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     def down(self) -> None:
@@ -154,3 +162,30 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         if time.monotonic() > end:
             raise AssertionError("condition not reached in time")
         time.sleep(0.005)
+
+
+def make(
+    server: FaultServer, pool: LocalUserPool, clock: Callable[[], float], **kw: Any
+) -> CognitoVerifier:
+    kw.setdefault("jwks_timeout", 1.0)
+    return CognitoVerifier(
+        pool.user_pool_id,
+        client_id=pool.client_id,
+        token_use="access",
+        jwks_url=server.url,
+        clock=clock,
+        **kw,
+    )
+
+
+def token(pool: LocalUserPool, clock: Callable[[], float]) -> str:
+    pool.clock = clock
+    return pool.access_token(f"user-{uuid.uuid4().hex[:8]}")
+
+
+def forged(pool: LocalUserPool, clock: Callable[[], float], kid: str | None = None) -> str:
+    """A token naming a kid the pool never had (the signature is random bytes)."""
+    header = {"kid": kid or base64.b64encode(os.urandom(32)).decode(), "alg": "RS256"}
+    payload = {"iss": pool.issuer, "token_use": "access", "exp": int(clock()) + 600}
+    segs = [b64url(json.dumps(x).encode()) for x in (header, payload)]
+    return ".".join([*segs, b64url(os.urandom(256))])

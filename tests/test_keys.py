@@ -4,13 +4,9 @@ freshness, outages. Time is driven with the injected clock, never slept away."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
-import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,7 +15,7 @@ import pytest
 from cognito_verify import CognitoVerifier, JWKSError, UnknownKeyError, UnusableKeyError
 from cognito_verify.testing import LocalUserPool, b64url
 from tests.conftest import Clock
-from tests.jwks_fault_server import FaultServer, wait_until
+from tests.jwks_fault_server import FaultServer, forged, make, token, wait_until
 
 Run = Callable[..., Any]
 
@@ -34,31 +30,6 @@ def kpool() -> LocalUserPool:
 def server(kpool: LocalUserPool) -> Iterator[FaultServer]:
     with FaultServer(lambda: kpool.jwks) as srv:
         yield srv
-
-
-def make(server: FaultServer, pool: LocalUserPool, clock: Clock, **kw: Any) -> CognitoVerifier:
-    kw.setdefault("jwks_timeout", 1.0)
-    return CognitoVerifier(
-        pool.user_pool_id,
-        client_id=pool.client_id,
-        token_use="access",
-        jwks_url=server.url,
-        clock=clock,
-        **kw,
-    )
-
-
-def token(pool: LocalUserPool, clock: Clock) -> str:
-    pool.clock = clock
-    return pool.access_token(f"user-{uuid.uuid4().hex[:8]}")
-
-
-def forged(pool: LocalUserPool, clock: Clock, kid: str | None = None) -> str:
-    """A token naming a kid the pool never had (the signature is random bytes)."""
-    header = {"kid": kid or base64.b64encode(os.urandom(32)).decode(), "alg": "RS256"}
-    payload = {"iss": pool.issuer, "token_use": "access", "exp": int(clock()) + 600}
-    segs = [b64url(json.dumps(x).encode()) for x in (header, payload)]
-    return ".".join([*segs, b64url(os.urandom(256))])
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -322,7 +293,7 @@ def test_max_age_refresh_is_made_by_one_caller_while_known_keys_keep_serving(
     started = time.monotonic()
     for _ in range(20):
         verifier.verify(token(kpool, clock))
-    assert time.monotonic() - started < 0.5  # nobody waited for the refresh
+    assert time.monotonic() - started < 0.8  # nobody waited for the refresh
     assert refresher.is_alive()
     refresher.join()
     assert server.requests == 2
@@ -353,7 +324,7 @@ def test_outage_after_warm_up_serves_known_keys_and_recovers(
     started = time.monotonic()
     with pytest.raises(UnknownKeyError):
         verifier.verify(forged(kpool, clock))  # backing off: no request, no wait
-    assert time.monotonic() - started < 0.1
+    assert time.monotonic() - started < 0.25
     for _ in range(4):  # more attempts as back-off allows; still serving
         clock.advance(30)
         verifier.verify(token(kpool, clock))
