@@ -73,7 +73,7 @@ def _too_big(url: str, limit: int) -> JWKSError:
 
 
 def _timed_out(url: str, timeout: float) -> JWKSError:
-    return JWKSError(f"JWKS request to {url} took longer than the {timeout:g} s timeout")
+    return JWKSError(f"JWKS request to {url} timed out after {timeout:g} s (the total allowed)")
 
 
 def _decode(body: bytes, url: str) -> dict[str, Any]:

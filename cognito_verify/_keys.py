@@ -272,6 +272,9 @@ class _Fetch:
     serve: RSAPublicKey | None = None
 
 
+_Note = tuple[Any, ...]  # (level, message, *args) of a log line to write
+
+
 def _wake(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
@@ -408,16 +411,14 @@ class RemoteKeys:
             )
         return self._last_error or JWKSError(f"no keys could be fetched from {self.url}")
 
-    def _settle(self, flight: _Flight, outcome: dict[str, Any] | JWKSError, elapsed: float) -> None:
-        """Apply a fetch's outcome; called with ``self._state`` held."""
+    def _settle(
+        self, flight: _Flight, outcome: KeySet | JWKSError, elapsed: float, notes: list[_Note]
+    ) -> None:
+        """Apply a fetch's outcome; called with ``self._state`` held, so the log lines
+        are appended to ``notes`` and written after the lock is released."""
         now = self._clock()
         self._stats["fetches"] += 1
         previous = self._keyset
-        if not isinstance(outcome, JWKSError):
-            try:
-                ks = KeySet.from_jwks(outcome, now, previous)
-            except JWKSError as exc:
-                outcome = JWKSError(f"{self.url}: {exc.message}")
         if isinstance(outcome, JWKSError):
             self._stats["fetch_failures"] += 1
             self._failures_in_row += 1
@@ -430,16 +431,19 @@ class RemoteKeys:
             self._retry_at = now + delay
             self._last_error = flight.error = outcome
             level = logging.WARNING if self._failures_in_row == 1 else logging.INFO
-            log.log(
-                level,
-                "JWKS fetch failed in %.0f ms (%s, attempt %d): %s; next attempt in %.1f s",
-                elapsed * 1000,
-                flight.reason,
-                self._failures_in_row,
-                outcome.message,
-                delay,
+            notes.append(
+                (
+                    level,
+                    "JWKS fetch failed in %.0f ms (%s, attempt %d): %s; next attempt in %.1f s",
+                    elapsed * 1000,
+                    flight.reason,
+                    self._failures_in_row,
+                    outcome.message,
+                    delay,
+                )
             )
             return
+        ks = outcome
         if previous is None or ks.fingerprint != previous.fingerprint:
             self.version += 1
         removed = set(previous.keys) - set(ks.keys) if previous is not None else set()
@@ -461,21 +465,27 @@ class RemoteKeys:
             # The window starts when a fetch made for a kid did not find it: the JWKS
             # was just seen, asking again at once could only feed a flood.
             self._cooldown_until = now + self.policy.unknown_kid_cooldown
-            log.info(
-                "JWKS %s: token kid not found after refetch; unknown kids refused "
-                "without refetch for %.1f s",
-                self.url,
-                self.policy.unknown_kid_cooldown,
+            notes.append(
+                (
+                    logging.INFO,
+                    "JWKS %s: token kid not found after refetch; unknown kids refused "
+                    "without refetch for %.1f s",
+                    self.url,
+                    self.policy.unknown_kid_cooldown,
+                )
             )
-        log.info(
-            "JWKS fetched from %s in %.0f ms (%s): %d key(s), version %d%s%s",
-            self.url,
-            elapsed * 1000,
-            flight.reason,
-            len(ks.keys),
-            self.version,
-            f", {len(removed)} key(s) removed" if removed else "",
-            f", recovered after {recovered} failure(s)" if recovered else "",
+        notes.append(
+            (
+                logging.INFO,
+                "JWKS fetched from %s in %.0f ms (%s): %d key(s), version %d%s%s",
+                self.url,
+                elapsed * 1000,
+                flight.reason,
+                len(ks.keys),
+                self.version,
+                f", {len(removed)} key(s) removed" if removed else "",
+                f", recovered after {recovered} failure(s)" if recovered else "",
+            )
         )
 
     # --- single flight -----------------------------------------------------------------
@@ -491,16 +501,29 @@ class RemoteKeys:
         self, flight: _Flight, outcome: dict[str, Any] | JWKSError | None, elapsed: float
     ) -> None:
         """End ``flight``: apply its outcome (None: aborted) and wake every waiter."""
+        result: KeySet | JWKSError | None = None
+        if isinstance(outcome, dict):
+            # Prepared outside the lock (only the flight's leader writes the key set,
+            # so reading the previous one here is safe); lookups never wait for it.
+            try:
+                result = KeySet.from_jwks(outcome, self._clock(), self._keyset)
+            except JWKSError as exc:
+                result = JWKSError(f"{self.url}: {exc.message}")
+        else:
+            result = outcome
+        notes: list[_Note] = []
         with self._state:
             try:
-                if outcome is None:
+                if result is None:
                     flight.aborted = True
                 else:
-                    self._settle(flight, outcome, elapsed)
+                    self._settle(flight, result, elapsed, notes)
             finally:
                 flight.finished = True
                 self._flight = None
                 waiters, flight.waiters = flight.waiters, []
+        for level, message, *args in notes:
+            log.log(level, message, *args)
         flight.done.set()
         for loop, future in waiters:
             try:
