@@ -104,34 +104,48 @@ def _garbage(pool: LocalUserPool) -> dict[str, str | bytes]:
     }
 
 
+def _flood(verifier: CognitoVerifier, shapes: dict[str, str | bytes], n: int) -> dict[str, float]:
+    """Verify ``n`` tokens cycling through ``shapes``; the slowest time per shape."""
+    names = list(shapes)
+    slowest = dict.fromkeys(names, 0.0)
+    for i in range(n):
+        name = names[i % len(names)]
+        t0 = time.perf_counter()
+        try:
+            verifier.verify(shapes[name])
+        except CognitoVerifyError as exc:
+            assert type(exc) is not InvalidTokenError, f"{name}: internal error"
+        else:
+            pytest.fail(f"{name} was accepted")
+        slowest[name] = max(slowest[name], time.perf_counter() - t0)
+    return slowest
+
+
 def test_flood_of_large_garbage_is_bounded_in_time_and_memory(pool: LocalUserPool) -> None:
     verifier = pool.verifier(token_use="id", clock=pool.clock)
     shapes = _garbage(pool)
     assert all(20_000 < len(t) for t in shapes.values())
-    names = list(shapes)
-    slowest = dict.fromkeys(names, 0.0)
+    start = time.perf_counter()
+    slowest = _flood(verifier, shapes, 10_000)
+    elapsed = time.perf_counter() - start
+    # Memory on a tenth of the flood: tracemalloc slows Python down several times.
     gc.collect()
     tracemalloc.start()
     try:
         base, _ = tracemalloc.get_traced_memory()
-        start = time.perf_counter()
-        for i in range(10_000):
-            name = names[i % len(names)]
-            t0 = time.perf_counter()
-            try:
-                verifier.verify(shapes[name])
-            except CognitoVerifyError as exc:
-                assert type(exc) is not InvalidTokenError, f"{name}: internal error"
-            else:
-                pytest.fail(f"{name} was accepted")
-            slowest[name] = max(slowest[name], time.perf_counter() - t0)
-        elapsed = time.perf_counter() - start
+        _flood(verifier, shapes, 1_100)
         gc.collect()
         current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    # Measured here: ~3 s for the 10,000, peak ~0.3 MB above the start, ~0 retained.
-    assert elapsed < 45, f"flood took {elapsed:.1f}s; slowest per shape: {slowest}"
+    print(
+        f"\nflood: 10,000 tokens of {len(shapes)} shapes in {elapsed:.2f}s, slowest single "
+        f"token {max(slowest.values()) * 1e3:.1f} ms; 1,100 more under tracemalloc: "
+        f"peak +{(peak - base) / 1e6:.2f} MB, retained {(current - base) / 1e3:.1f} KB"
+    )
+    # Measured on this 2-core machine: ~3 s idle, ~8 s loaded; peak +0.5 MB; <100 KB
+    # retained (the bounded memo of checked header segments).
+    assert elapsed < 60, f"flood took {elapsed:.1f}s; slowest per shape: {slowest}"
     assert max(slowest.values()) < 0.5, slowest
     assert peak - base < 16 * 1024 * 1024, f"peak {peak - base} bytes"
     assert current - base < 1024 * 1024, f"{current - base} bytes retained after the flood"
