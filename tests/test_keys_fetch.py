@@ -118,6 +118,7 @@ def test_50_mb_body_is_refused_while_streaming_with_little_memory(server: FaultS
         check=True,
     )
     result = json.loads(out.stdout)
+    print("50 MB body:", result)  # `pytest -s -k 50_mb` shows the measurement
     assert len(result["errors"]) == 2
     assert all("exceeds 1048576 bytes" in e for e in result["errors"])
     # The cap is 1 MiB: the body buffer plus a chunk, never the 50 MB.
