@@ -378,7 +378,7 @@ def test_uvicorn_asgi(pool: LocalUserPool, clock: Any, cognito: None) -> None:
 def test_wsgi_test_server(pool: LocalUserPool, clock: Any, cognito: None) -> None:
     server = ThreadedWSGIServer(("127.0.0.1", 0), WSGIRequestHandler)
     server.set_app(get_wsgi_application())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         _exercise(f"http://127.0.0.1:{server.server_address[1]}", pool)

@@ -168,7 +168,7 @@ def test_bad_requirements_fail_at_decoration(pool: LocalUserPool, clock: Any) ->
 @pytest.fixture
 def server(pool: LocalUserPool, clock: Any) -> Iterator[str]:
     srv = make_server("127.0.0.1", 0, make_app(make_verifier(pool, clock)), threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{srv.server_port}"
@@ -204,7 +204,7 @@ def test_example_app_runs(pool: LocalUserPool, clock: Any, monkeypatch: pytest.M
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         srv = make_server("127.0.0.1", 0, module.app, threaded=True)
-        thread = threading.Thread(target=srv.serve_forever, daemon=True)
+        thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
         thread.start()
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{srv.server_port}", timeout=5) as http:

@@ -94,7 +94,7 @@ def test_string_exclude_paths_is_refused(pool: LocalUserPool, clock: Any) -> Non
 @pytest.fixture
 def server(pool: LocalUserPool, clock: Any) -> Iterator[str]:
     srv = make_server("127.0.0.1", 0, make_app(make_verifier(pool, clock)), threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{srv.server_port}"
