@@ -636,3 +636,23 @@ def test_awaitable_from_custom_check_is_a_refusal(
         verify(verifier, pool.access_token())
     with pytest.raises(CustomCheckError):
         verifier.authorize(Claims(_payload_from(pool.access_token())))
+
+
+def test_repeated_token_is_still_authorized_per_call(
+    pool: LocalUserPool, clock: Clock, verify: Verify
+) -> None:
+    # The second and later calls may be served from the verified-token cache; the
+    # per-call and verifier-level requirements must apply to them all the same.
+    verifier = pool.verifier(token_use="access", clock=clock, scopes=["a"])
+    token = pool.access_token(groups=["staff"], scopes=["a"])
+    for _ in range(2):
+        assert verify(verifier, token).groups == {"staff"}
+        with pytest.raises(MissingGroupError):
+            verify(verifier, token, groups=["admin"])
+        with pytest.raises(MissingScopeError):
+            verify(verifier, token, all_scopes=["a", "b"])
+    strict = pool.verifier(token_use="access", clock=clock, scopes=["b"])
+    with pytest.raises(MissingScopeError):
+        verify(strict, token)
+    with pytest.raises(MissingScopeError):
+        verify(strict, token)
