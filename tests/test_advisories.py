@@ -33,8 +33,11 @@ from cognito_verify import (
     CognitoVerifier,
     CognitoVerifyError,
     InvalidClaimError,
+    InvalidClientError,
+    InvalidSignatureError,
     MalformedTokenError,
     UnknownKeyError,
+    UserPool,
 )
 from cognito_verify.testing import JWKSServer, LocalUserPool
 
@@ -249,3 +252,40 @@ def test_regression_claims_hash_with_object_jti(pool: LocalUserPool, verify: Ver
         got = verify(verifier, signed(pool, jti=jti))
         assert hash(got) == hash(got)
         assert got in {got}
+
+
+def test_cross_pool_key_and_client_confusion(pool: LocalUserPool, verify: Verify) -> None:
+    """Two pools in one verifier: each issuer is checked with its own pool's keys and
+    app clients only, so pool B's key or client cannot vouch for a token claiming A."""
+    other = LocalUserPool("eu-west-1_OtherPool9", ("client-x",), clock=pool.clock)
+    verifier = CognitoVerifier(
+        pools=[
+            UserPool(
+                user_pool_id=pool.user_pool_id,
+                client_id=list(pool.client_ids),
+                token_use="id",
+                jwks=pool.jwks,
+            ),
+            UserPool(
+                user_pool_id=other.user_pool_id,
+                client_id="client-x",
+                token_use="id",
+                jwks=other.jwks,
+            ),
+        ],
+        clock=pool.clock,
+    )
+    assert verify(verifier, pool.id_token()).issuer == pool.issuer
+    assert verify(verifier, other.id_token()).issuer == other.issuer
+    a_claims_b_key = token({"alg": "RS256", "kid": other.kid}, claims(pool), other.private_key)
+    a_claims_b_key_a_kid = token(header(pool), claims(pool), other.private_key)
+    cases = [
+        Case("A's iss, B's key and kid", a_claims_b_key, UnknownKeyError),
+        Case("A's iss and kid, B's key", a_claims_b_key_a_kid, InvalidSignatureError),
+        Case("A's token for B's client", signed(pool, aud="client-x"), InvalidClientError),
+        Case("B's token for A's client", other.id_token(client_id="client-a"), InvalidClientError),
+    ]
+    for case in cases:
+        with pytest.raises(CognitoVerifyError) as info:
+            verify(verifier, case.token)
+        assert type(info.value) is case.error, (case.label, info.value)
