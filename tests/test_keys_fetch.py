@@ -197,10 +197,16 @@ def test_hydrate_tolerates_a_missing_second_endpoint(
             http_client=httpx.Client(transport=route),
             async_http_client=httpx.AsyncClient(transport=route),
         )
+
+        async def ahydrate() -> None:
+            async with route.async_:
+                await verifier.ahydrate()
+
         if how == "sync":
-            verifier.hydrate()
+            with route.sync:
+                verifier.hydrate()
         else:
-            asyncio.run(verifier.ahydrate())
+            asyncio.run(ahydrate())
         assert missing.requests == 1
     assert verifier.stats.fetches == 4 and verifier.stats.fetch_failures == 3
     assert sum("hydrate:" in r.getMessage() for r in caplog.records) == 3
@@ -283,6 +289,7 @@ def test_moto_tokens_verify_through_the_hardened_path(caplog: pytest.LogCaptureF
         assert verifier.verify(auth["AccessToken"]).username == "erin"
         assert asyncio.run(verifier.averify(auth["AccessToken"])).username == "erin"
         assert verifier.stats.fetches == 1
+        verifier.close()
     finally:
         srv.stop()
     assert any(r.getMessage().startswith("JWKS fetched from") for r in caplog.records)
