@@ -119,6 +119,11 @@ def test_real_server(server: str, pool: LocalUserPool) -> None:
         assert forbidden.status_code == 403
         assert forbidden.headers["www-authenticate"] == 'Bearer error="insufficient_scope"'
         assert http.get("/health").status_code == 200
+        # Two Authorization headers reach the app joined by a comma: never accepted.
+        token = pool.access_token(groups=["admin"])
+        doubled = [("Authorization", bearer(token)), ("Authorization", bearer(token))]
+        twice = http.get("/admin", headers=doubled)
+        assert (twice.status_code, twice.json()["error"]) == (401, "malformed_token")
 
 
 def test_core_and_wsgi_import_no_framework() -> None:
