@@ -444,8 +444,6 @@ class RemoteKeys:
             )
             return
         ks = outcome
-        if previous is None or ks.fingerprint != previous.fingerprint:
-            self.version += 1
         removed = set(previous.keys) - set(ks.keys) if previous is not None else set()
         for kid in ks.keys:
             self._unknown.pop(kid, None)  # a refetch that finds a kid forgets it was unknown
@@ -454,6 +452,10 @@ class RemoteKeys:
             # also keeps tokens still signed by it from triggering refetches.
             self._unknown[kid] = True
         self._keyset = ks
+        if previous is None or ks.fingerprint != previous.fingerprint:
+            # Bumped after the swap: whoever reads the new version also sees the new
+            # set, so nothing verified with a removed key is stored under the new one.
+            self.version += 1
         recovered = self._failures_in_row
         self._failures_in_row = 0
         self._retry_at = 0.0
