@@ -79,13 +79,15 @@ class TokenCache:
         if not self.size or len(token) > MAX_CACHED_TOKEN_LENGTH:
             return
         data = claims._data
-        exp, iat, nbf = data["exp"], data["iat"], data.get("nbf")
+        iat, nbf = data["iat"], data.get("nbf")
         start = iat if nbf is None or nbf < iat else nbf
-        entry = Entry(claims, start - leeway, exp + leeway, source, version)
+        # A plain tuple in Entry's field order: NamedTuple.__new__ runs Python code.
+        entry: Entry = (claims, start - leeway, data["exp"] + leeway, source, version)  # type: ignore[assignment]
+        items = self._data
         with self._lock:
-            self._data[token] = entry
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
+            items[token] = entry
+            if len(items) > self.size:
+                items.popitem(last=False)
 
     def discard(self, token: Any, entry: Any) -> None:
         """Drop ``token`` if it still maps to ``entry`` (a stale or expired hit)."""

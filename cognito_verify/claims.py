@@ -13,10 +13,13 @@ def _freeze(value: Any) -> Any:
     # Claims may be shared between requests (the verified-token cache), so nested
     # values are made immutable: a handler that appends to a list cannot grant the
     # next request a group it does not have.
+    # (Scalars are kept without a call: most arrays in tokens are lists of strings.)
     if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
+        return tuple([v if type(v) in _SCALARS else _freeze(v) for v in value])
     if isinstance(value, dict):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+        return MappingProxyType(
+            {k: v if type(v) in _SCALARS else _freeze(v) for k, v in value.items()}
+        )
     return value
 
 

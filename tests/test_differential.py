@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from cognito_verify import CognitoVerifier, CognitoVerifyError
+from cognito_verify import CognitoVerifier, CognitoVerifyError, MalformedTokenError, _token
 from cognito_verify.testing import LocalUserPool, b64url, encode_token
 
 SEED = 20261122
@@ -251,3 +252,22 @@ def test_never_accept_what_pyjwt_rejects(
 
     assert counts["mutants"] >= 2000
     assert counts["neither"] > counts["mutants"] // 2  # the mutations do bite
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="binascii strict_mode is Python 3.11+")
+def test_strict_base64url_decoder_equals_the_regex_one() -> None:
+    # The fast decoder (no regex) must give the same bytes or the same error as the
+    # reference one, on the base64url alphabet mixed with every near-miss character.
+    rng = random.Random(SEED)
+    alphabet = B64_ALPHABET + "+/= \n.é\x00"
+
+    def outcome(decode: Callable[[str, str], bytes], segment: str) -> object:
+        try:
+            return decode(segment, "payload")
+        except MalformedTokenError as exc:
+            return exc.message
+
+    for _ in range(50_000):
+        chars = alphabet if rng.random() < 0.3 else B64_ALPHABET
+        segment = "".join(rng.choice(chars) for _ in range(rng.randrange(12)))
+        assert outcome(_token._b64_strict, segment) == outcome(_token._b64_regex, segment), segment
