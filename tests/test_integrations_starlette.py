@@ -162,6 +162,10 @@ def test_require_on_endpoint_methods_and_kwargs(pool: LocalUserPool, clock: Any)
     with pytest.raises(TypeError):
         backend.require(scopes=[3])  # type: ignore[list-item]
 
+    bare = Starlette(routes=[Route("/both", both)])  # the middleware was forgotten
+    with TestClient(bare) as c, pytest.raises(RuntimeError, match="backend.middleware"):
+        c.get("/both")
+
 
 def test_websocket(client: TestClient, pool: LocalUserPool) -> None:
     with client.websocket_connect("/ws", headers=headers_for(pool.access_token("eve"))) as ws:

@@ -170,7 +170,10 @@ class CognitoAuthBackend(AuthenticationBackend):
         needs = dict(groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes)
 
         def check(conn: HTTPConnection) -> CognitoVerifyError | None:
-            user = conn.scope.get("user")
+            if "user" not in conn.scope:
+                # A developer error, not a refusal: answering 401 would hide it.
+                raise RuntimeError("@require needs the middleware: backend.middleware()")
+            user = conn.scope["user"]
             if not isinstance(user, CognitoUser):
                 return MissingTokenError("the request is not authenticated")
             try:
