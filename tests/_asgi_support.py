@@ -115,10 +115,10 @@ def unreachable_verifier(pool: LocalUserPool, clock: Any) -> CognitoVerifier:
 
 
 @contextmanager
-def uvicorn_server(app: Any) -> Iterator[str]:
+def uvicorn_server(app: Any, ws: str = "none") -> Iterator[str]:
     """Run ``app`` under uvicorn on 127.0.0.1 (port 0) in a thread; yields its base URL."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", ws="none"
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", ws=ws
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

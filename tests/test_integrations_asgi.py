@@ -212,6 +212,27 @@ def test_over_real_http(inner: Inner, verifier: CognitoVerifier, pool: LocalUser
         assert http.get("/health").status_code == 200
 
 
+def test_websocket_over_real_http(
+    inner: Inner, verifier: CognitoVerifier, pool: LocalUserPool
+) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    app = CognitoASGIMiddleware(inner, verifier)
+    with uvicorn_server(app, ws="websockets-sansio") as base:
+        url = base.replace("http://", "ws://") + "/ws"
+        token = pool.access_token("ivy")
+        with connect(url, subprotocols=[f"bearer.{token}"], open_timeout=5) as ws:
+            assert json.loads(ws.recv(timeout=5)) == {"username": "ivy"}
+        # uvicorn offers the denial-response extension: the handshake gets a real 401.
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, additional_headers=headers_for(pool.id_token()), open_timeout=5)
+        response = refused.value.response
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+        assert json.loads(bytes(response.body or b""))["error"] == "invalid_token_use"
+
+
 def test_errors_doc_covers_every_code() -> None:
     from pathlib import Path
 

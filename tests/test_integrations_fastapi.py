@@ -4,6 +4,7 @@ with tokens from LocalUserPool and from the moto Cognito emulator."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,6 +175,22 @@ def test_over_real_http(pool: LocalUserPool, clock: Any) -> None:
             token = case.token(pool, clock)
             check(http.get(case.path, headers=headers_for(token)), case, token, detail)
         assert http.get("/health").json() == {"ok": True}
+
+
+def test_websocket_over_real_http(pool: LocalUserPool, clock: Any) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    app = example.create_app(pool.verifier(token_use="access", clock=clock))
+    with uvicorn_server(app, ws="websockets-sansio") as base:
+        url = base.replace("http://", "ws://") + "/ws"
+        headers = headers_for(pool.access_token("ivy"))
+        with connect(url, additional_headers=headers, open_timeout=5) as ws:
+            assert json.loads(ws.recv(timeout=5)) == {"username": "ivy"}
+        # FastAPI's convention: close with 1008 before accept, which uvicorn sends as 403.
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, open_timeout=5)
+        assert refused.value.response.status_code == 403
 
 
 def test_example_reads_its_configuration_from_the_environment(
