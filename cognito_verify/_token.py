@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
@@ -57,9 +57,12 @@ _PADDING = PKCS1v15()
 _SHA256 = SHA256()
 
 
-@dataclass(slots=True, frozen=True)
-class ParsedToken:
-    """A structurally valid, not yet verified token."""
+class ParsedToken(NamedTuple):
+    """A structurally valid, not yet verified token.
+
+    A NamedTuple rather than a frozen dataclass: just as immutable, and about 1 us
+    cheaper to build, which is measurable on every verification.
+    """
 
     header: dict[str, Any]
     payload: dict[str, Any]
@@ -145,6 +148,7 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_reject_constant)
+_SCAN: Any = _DECODER.scan_once  # type: ignore[attr-defined]  # (set in __init__)
 
 
 def _depth_ok(text: str) -> bool:
@@ -215,7 +219,15 @@ def _json_object(segment: str, what: str) -> dict[str, Any]:
         text = raw.decode("utf-8")
         if not _depth_ok(text):
             raise ValueError("nested too deeply")
-        value = _DECODER.decode(text)
+        # The C scanner directly: decode() adds two Python frames and a whitespace
+        # regex. Anything but a clean full parse (surrounding whitespace, any error)
+        # is handed to decode(), so the errors raised are exactly decode()'s.
+        try:
+            value, end = _SCAN(text, 0)
+        except Exception:
+            end = -1
+        if end != len(text):
+            value = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise MalformedTokenError(
             f"the {what} is not valid JSON ({exc.__class__.__name__})"
