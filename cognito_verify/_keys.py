@@ -272,6 +272,19 @@ class _Fetch:
     serve: RSAPublicKey | None = None
 
 
+_TLS: list[ssl.SSLContext] = []
+_TLS_LOCK = threading.Lock()
+
+
+def _tls_context() -> ssl.SSLContext:
+    """One default TLS context for the per-fetch async clients (loading the CA bundle
+    costs tens of milliseconds, which would otherwise block the event loop each time)."""
+    with _TLS_LOCK:
+        if not _TLS:
+            _TLS.append(httpx.create_ssl_context())
+        return _TLS[0]
+
+
 _Note = tuple[Any, ...]  # (level, message, *args) of a log line to write
 
 
@@ -305,7 +318,6 @@ class RemoteKeys:
         self._rng = rng or random.Random()
         self._http = http_client
         self._ahttp = async_http_client
-        self._ssl: ssl.SSLContext | None = None
         self._keyset: KeySet | None = None
         self.version = 0  # bumped whenever the set of keys changes
         self._state = threading.Lock()  # never held across IO
@@ -607,11 +619,9 @@ class RemoteKeys:
         }
         if self._ahttp is not None:
             return await afetch_jwks(self._ahttp, self.url, **args)
-        if self._ssl is None:
-            self._ssl = httpx.create_ssl_context()
         # A client per fetch: fetches are rare, and a client bound to one event loop
         # would break a verifier shared by several loops. The TLS context is reused.
-        async with httpx.AsyncClient(follow_redirects=False, verify=self._ssl) as client:
+        async with httpx.AsyncClient(follow_redirects=False, verify=_tls_context()) as client:
             return await afetch_jwks(client, self.url, **args)
 
     # --- public ------------------------------------------------------------------------
