@@ -44,5 +44,18 @@ fuzz: $(VENV)/.test
 		$(BIN)/python tests/fuzz_atheris.py -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1; \
 	else echo "atheris is not installed: pip install -e '.[fuzz]' for the coverage-guided stage"; fi
 
+# Benchmarks (docs/benchmarks.md): a separate venv, so the peers it installs never
+# reach .venv or the runtime dependencies. Prints every figure, rewrites the docs page
+# and chart. About 3-5 minutes; BENCH_ARGS=--quick for scenarios 1-4 only.
+BENCH_VENV := .venv-bench
+BENCH_ARGS ?=
+$(BENCH_VENV)/.bench: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip --disable-pip-version-check -q install -e '.[bench]'
+	touch $@
+
+bench: $(BENCH_VENV)/.bench
+	$(BENCH_VENV)/bin/python -m benchmarks $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info

@@ -1,0 +1,1 @@
+"""Benchmarks for cognito-verify: ``make bench`` (or ``python -m benchmarks``)."""
