@@ -259,6 +259,7 @@ class _Flight:
     waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = field(
         default_factory=list
     )
+    started: float = field(default_factory=time.monotonic)
     finished: bool = False
     error: JWKSError | None = None
     aborted: bool = False  # the leader was cancelled before the fetch had an outcome
@@ -506,10 +507,19 @@ class RemoteKeys:
 
     def _lead_or_join(self, kid: str | None, reason: str) -> tuple[_Flight, bool]:
         with self._state:
-            if self._flight is not None:
-                return self._flight, False
-            self._flight = _Flight(kid, reason)
-            return self._flight, True
+            current = self._flight
+            age = time.monotonic() - current.started if current is not None else 0.0
+            if current is not None and age <= self._wait_limit():
+                return current, False
+            # A flight older than any wait had its leader abandoned (a task on an event
+            # loop that stopped without cancelling it): without replacing it, every
+            # later fetch would wait on it in vain.
+            self._flight = flight = _Flight(kid, reason)
+        if current is not None:
+            log.warning(
+                "JWKS fetch from %s unfinished after %.1f s; starting another", self.url, age
+            )
+        return flight, True
 
     def _land(
         self, flight: _Flight, outcome: dict[str, Any] | JWKSError | None, elapsed: float
@@ -534,7 +544,8 @@ class RemoteKeys:
                     self._settle(flight, result, elapsed, notes)
             finally:
                 flight.finished = True
-                self._flight = None
+                if self._flight is flight:
+                    self._flight = None
                 waiters, flight.waiters = flight.waiters, []
         for level, message, *args in notes:
             log.log(level, message, *args)

@@ -138,6 +138,29 @@ def test_cancelled_leader_does_not_strand_waiters(
     assert server.requests == 2  # the waiter fetched in the cancelled leader's place
 
 
+def test_a_leader_abandoned_by_its_event_loop_is_replaced(
+    server: FaultServer, kpool: LocalUserPool, clock: Clock
+) -> None:
+    # A task starts the fetch, then its loop stops without cancelling it (the task is
+    # kept alive, so nothing ever finishes it). Later callers must not wait forever.
+    server.delay = 3.0
+    verifier = make(server, kpool, clock, jwks_timeout=0.3)
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(verifier.averify(token(kpool, clock)))
+    loop.run_until_complete(asyncio.sleep(0.1))  # the task's fetch is now in flight
+    assert server.requests == 1
+    started = time.monotonic()
+    with pytest.raises(JWKSError, match="in progress"):
+        verifier.verify(token(kpool, clock))  # waits its bounded time, then gives up
+    assert time.monotonic() - started < 1.3 + 0.5
+    server.delay = 0.0
+    assert verifier.verify(token(kpool, clock))  # a new leader replaces the stale flight
+    assert server.requests == 2
+    task.cancel()
+    loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+    loop.close()
+
+
 # --- unknown kids ----------------------------------------------------------------------
 
 
