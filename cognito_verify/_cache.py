@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from .claims import Claims
 
@@ -43,17 +43,13 @@ DEFAULT_CACHE_SIZE = 2048
 MAX_CACHED_TOKEN_LENGTH = 6 * 1024
 
 
-class Versioned(Protocol):
-    version: int
-
-
 class Entry(NamedTuple):
     """What a hit needs to re-check before the claims may be returned."""
 
     claims: Claims
     not_before: float  # max(iat, nbf) - leeway: a clock set back makes the entry miss
     not_after: float  # exp + leeway: the first instant the token counts as expired
-    source: Versioned
+    source: Any
     version: int
 
 
@@ -72,9 +68,7 @@ class TokenCache:
     def __len__(self) -> int:
         return len(self._data)
 
-    def put(
-        self, token: str, claims: Claims, leeway: float, source: Versioned, version: int
-    ) -> None:
+    def put(self, token: str, claims: Claims, leeway: float, source: Any, version: int) -> None:
         """Store a token that just passed every check (a no-op when disabled)."""
         if not self.size or len(token) > MAX_CACHED_TOKEN_LENGTH:
             return

@@ -7,13 +7,11 @@ only in how they obtain the key between the two.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -447,6 +445,9 @@ class CognitoVerifier:
         sources = list(self._remote.values())
         if not sources:
             return
+        # Imported here: hydrating is rare, and importing cognito_verify stays cheap.
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=min(8, len(sources))) as pool:
             results = list(pool.map(_attempt, sources))
         self._check_hydrated(dict(zip(sources, results, strict=True)))
@@ -454,6 +455,8 @@ class CognitoVerifier:
     async def ahydrate(self) -> None:
         """Async twin of :meth:`hydrate`."""
         sources = list(self._remote.values())
+        import asyncio  # only here: a sync-only application never needs it
+
         results = await asyncio.gather(*(_aattempt(s) for s in sources))
         self._check_hydrated(dict(zip(sources, results, strict=True)))
 
