@@ -652,6 +652,7 @@ class RemoteKeys:
             if leader:
                 self._run(flight)
             elif step.serve is not None:
+                self._count("cache_hits")
                 return step.serve  # another caller is refreshing; the known key serves on
             else:
                 self._join(flight)
@@ -669,6 +670,7 @@ class RemoteKeys:
             if leader:
                 await self._arun(flight)
             elif step.serve is not None:
+                self._count("cache_hits")
                 return step.serve
             else:
                 await self._ajoin(flight)

@@ -320,6 +320,7 @@ def test_max_age_refresh_is_made_by_one_caller_while_known_keys_keep_serving(
     assert refresher.is_alive()
     refresher.join()
     assert server.requests == 2
+    assert verifier.stats.cache_hits >= 21 and verifier.stats.stale_hits == 0
 
 
 # --- outages -----------------------------------------------------------------------------
