@@ -14,7 +14,6 @@ then ends at its next read, which its own per-read timeout bounds).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from typing import Any
@@ -181,6 +180,8 @@ async def afetch_jwks(
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> dict[str, Any]:
     """Async twin of :func:`fetch_jwks`; never blocks the event loop."""
+    import asyncio  # here, not at the top: sync users never pay for importing it
+
     try:
         return await asyncio.wait_for(
             _afetch(client, url, timeout, connect_timeout, max_bytes), timeout

@@ -19,7 +19,6 @@ event loop: the first caller that needs a fetch makes it; the others wait on a
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
@@ -30,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from cachetools import TTLCache
@@ -45,6 +44,9 @@ from ._fetch import (
     fetch_jwks,
 )
 from .errors import JWKSError, UnknownKeyError, UnusableKeyError
+
+if TYPE_CHECKING:  # asyncio is imported on first async use: sync users never pay for it
+    import asyncio
 
 log = logging.getLogger("cognito_verify")
 
@@ -566,6 +568,8 @@ class RemoteKeys:
             raise JWKSError(f"timed out waiting for the JWKS fetch from {self.url} in progress")
 
     async def _ajoin(self, flight: _Flight) -> None:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         with self._state:
