@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, NamedTuple
+from typing import Any
 
 from .claims import Claims
 
@@ -43,14 +43,11 @@ DEFAULT_CACHE_SIZE = 2048
 MAX_CACHED_TOKEN_LENGTH = 6 * 1024
 
 
-class Entry(NamedTuple):
-    """What a hit needs to re-check before the claims may be returned."""
-
-    claims: Claims
-    not_before: float  # max(iat, nbf) - leeway: a clock set back makes the entry miss
-    not_after: float  # exp + leeway: the first instant the token counts as expired
-    source: Any
-    version: int
+# What a hit needs to re-check before the claims may be returned, as a plain tuple
+# (no NamedTuple: building one runs Python code, and this is built on every miss):
+# (claims, not_before = max(iat, nbf) - leeway, not_after = exp + leeway,
+#  the key source that verified the token, that source's version at the time).
+Entry = tuple[Claims, float, float, Any, int]
 
 
 class TokenCache:
@@ -75,8 +72,7 @@ class TokenCache:
         data = claims._data
         iat, nbf = data["iat"], data.get("nbf")
         start = iat if nbf is None or nbf < iat else nbf
-        # A plain tuple in Entry's field order: NamedTuple.__new__ runs Python code.
-        entry: Entry = (claims, start - leeway, data["exp"] + leeway, source, version)  # type: ignore[assignment]
+        entry: Entry = (claims, start - leeway, data["exp"] + leeway, source, version)
         items = self._data
         with self._lock:
             items[token] = entry
