@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import gc
 import json
 import os
@@ -554,15 +555,27 @@ def main(argv: list[str] | None = None) -> int:
         (ROOT / "docs").mkdir(exist_ok=True)
         (ROOT / "docs" / "benchmarks.md").write_text(report.markdown)
         chart(series, peers, ROOT / "docs" / "benchmarks.png")
+        readme = ROOT / "README.md"
+        if readme.exists() and README_START in readme.read_text():
+            text = readme.read_text()
+            head, rest = text.split(README_START, 1)
+            _, tail = rest.split(README_END, 1)
+            readme.write_text(head + README_START + "\n" + report.summary + README_END + tail)
+            print("updated the Performance section of README.md")
         print("wrote docs/benchmarks.md and docs/benchmarks.png")
     print(f"done in {elapsed:.0f} s")
     return 0
+
+
+README_START = "<!-- bench:start (written by make bench) -->"
+README_END = "<!-- bench:end -->"
 
 
 @dataclass
 class Report:
     table: str
     markdown: str
+    summary: str  # the README's Performance lines
 
 
 def render(
@@ -649,7 +662,26 @@ def render(
         info, args, token_chars, rows, series, peers, peer_ratios,
         unavailable, server_run, imports, memory, lookups, elapsed,
     )  # fmt: skip
-    return Report(table, page)
+    fastest = min(peer_ratios, key=lambda k: peer_ratios[k]) if peer_ratios else None
+    summary = (
+        f"Measured by `make bench` on {info['cpu']}, {info['python']} "
+        f"({datetime.date.today().isoformat()}; full table: "
+        "[docs/benchmarks.md](docs/benchmarks.md)):\n\n"
+        f"* a cold `verify` (new token, keys cached) costs "
+        f"{figures['cold_floor']:.2f}x one bare RSA-2048 signature check "
+        f"({us(series['verify (cold)'].median)} vs {us(floor)}); `averify` "
+        f"{figures['acold_cold']:.2f}x `verify`;\n"
+        f"* a repeated token (the token cache) costs {figures['hot_floor']:.3f}x that check "
+        f"({us(series['verify (hot)'].median)});\n"
+    )
+    if fastest is not None:
+        summary += (
+            f"* the fastest peer measured, {fastest}, takes {peer_ratios[fastest]:.2f}x "
+            "our cold `verify`; pyjwt takes "
+            f"{peer_ratios.get('pyjwt', float('nan')):.2f}x;\n"
+        )
+    summary += f"* token cache at its default size: at most {memory['limit_mb']:.0f} MB.\n"
+    return Report(table, page, summary)
 
 
 def markdown(
