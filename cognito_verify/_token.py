@@ -13,7 +13,6 @@ import math
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
@@ -71,9 +70,9 @@ class ParsedToken(NamedTuple):
     kid: str
 
 
-@dataclass(slots=True, frozen=True)
-class Requirements:
-    """Authorization rules applied after every other check.
+class Requirements(NamedTuple):
+    """Authorization rules applied after every other check (a NamedTuple: immutable,
+    and it does not add a dataclass's build cost to ``import cognito_verify``).
 
     Each set in ``any_groups`` / ``any_scopes`` must share at least one name with
     the token; every name in ``all_groups`` / ``all_scopes`` must be present.
