@@ -33,13 +33,16 @@ unit: $(VENV)/.test
 test: lint typecheck unit
 
 # A long fuzz campaign: hypothesis with HYPOTHESIS_PROFILE=long (FUZZ_EXAMPLES examples
-# per property), then coverage-guided atheris for FUZZ_SECONDS when it is installed
-# (pip install -e '.[fuzz]'). Findings: crash-* files in the working directory.
+# per property), then coverage-guided atheris for FUZZ_SECONDS. atheris (the `fuzz`
+# extra) is installed only from a prebuilt wheel: building it needs clang/libFuzzer.
+# Findings: crash-* files in the working directory.
 FUZZ_EXAMPLES ?= 4000
 FUZZ_SECONDS  ?= 300
 fuzz: $(VENV)/.test
 	HYPOTHESIS_PROFILE=long FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q \
 		-p no:cacheprovider --hypothesis-show-statistics tests/test_fuzz.py
+	@$(BIN)/python -c "import atheris" 2>/dev/null || \
+		$(PIP) install --only-binary=atheris 'atheris>=2.3' || true
 	@if $(BIN)/python -c "import atheris" 2>/dev/null; then \
 		$(BIN)/python tests/fuzz_atheris.py -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1; \
 	else echo "atheris is not installed: pip install -e '.[fuzz]' for the coverage-guided stage"; fi
