@@ -24,6 +24,7 @@ import binascii
 import logging
 import math
 import random
+import re
 import ssl
 import threading
 import time
@@ -51,6 +52,10 @@ if TYPE_CHECKING:  # asyncio is imported on first async use: sync users never pa
 log = logging.getLogger("cognito_verify")
 
 MIN_RSA_BITS = 2048
+# Cognito uses 2048-bit keys. A far larger modulus makes every check slow (verify
+# cost grows with the square of the size), so a JWKS cannot turn into a CPU sink.
+MAX_RSA_BITS = 8192
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,9 @@ class KeyStats:
 
 
 def _b64url_int(value: object) -> int:
-    if not isinstance(value, str) or not value:
+    # Strict alphabet: the lenient decoder would skip foreign characters and build a
+    # different number than the one the JWKS author wrote.
+    if not isinstance(value, str) or _B64URL.fullmatch(value) is None or len(value) % 4 == 1:
         raise ValueError("not a base64url string")
     raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     return int.from_bytes(raw, "big")
@@ -163,6 +170,8 @@ def _prepare(jwk: Mapping[str, Any]) -> RSAPublicKey:
         raise ValueError("n or e is not valid base64url") from None
     if n.bit_length() < MIN_RSA_BITS:
         raise ValueError(f"modulus is {n.bit_length()} bits, below {MIN_RSA_BITS}")
+    if n.bit_length() > MAX_RSA_BITS:
+        raise ValueError(f"modulus is {n.bit_length()} bits, above {MAX_RSA_BITS}")
     if e < 3 or e % 2 == 0:
         raise ValueError("public exponent is invalid")
     return RSAPublicNumbers(e, n).public_key()
