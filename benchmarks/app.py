@@ -3,7 +3,9 @@
 ``BENCH_POOL`` holds the pool id, client id and JWKS as JSON (keys in memory, so
 the server never fetches). ``/public`` is unprotected; ``/private`` verifies the
 bearer token with the FastAPI adapter when it exists, else with a minimal
-dependency calling ``averify`` directly. Both answer a small JSON object.
+dependency calling ``averify`` directly; ``/dependency`` has a dependency that checks
+nothing, to show what FastAPI's dependency machinery costs by itself. All answer a
+small JSON object.
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ app = FastAPI()
 @app.get("/public")
 async def public() -> dict[str, str]:
     return {"sub": "anonymous"}
+
+
+async def no_check(request: Request) -> str:
+    """A dependency that verifies nothing: what FastAPI's dependency machinery costs."""
+    return "anonymous"
+
+
+@app.get("/dependency")
+async def dependency(sub: Annotated[str, Depends(no_check)]) -> dict[str, str]:
+    return {"sub": sub}
 
 
 @app.get("/private")

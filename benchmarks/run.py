@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.hashes import SHA256
 
 import cognito_verify
-from cognito_verify import CognitoVerifier
+from cognito_verify import CognitoVerifier, _token
 from cognito_verify._cache import DEFAULT_CACHE_SIZE, MAX_CACHED_TOKEN_LENGTH
 from cognito_verify.claims import Claims
 from cognito_verify.testing import LocalUserPool
@@ -184,12 +184,20 @@ def fastapi_scenario(
     try:
         adapter = _wait_for(port, proc)
         # Warm-up: imports, first requests, and the hot tokens enter the cache.
-        load(port, "/public", None, count=300)
+        load(port, "/public", hot, count=300)
         load(port, "/private", hot, count=300)
-        results: dict[str, list[LoadResult]] = {"unprotected": [], "hot": [], "cold": []}
+        results: dict[str, list[LoadResult]] = {
+            "unprotected": [],
+            "no-op dependency": [],
+            "hot": [],
+            "cold": [],
+        }
         offset = 0
         for _ in range(rounds):
-            results["unprotected"].append(load(port, "/public", None, count=per_run))
+            # Every request carries the same Authorization header: only the route differs,
+            # so the comparison is the cost of protecting it, not of a bigger request.
+            results["unprotected"].append(load(port, "/public", hot, count=per_run))
+            results["no-op dependency"].append(load(port, "/dependency", hot, count=per_run))
             results["hot"].append(load(port, "/private", hot, count=per_run))
             # Each cold token is sent once: no cache hit is possible.
             batch = cold[offset : offset + per_run]
@@ -375,10 +383,10 @@ def verdict(ok: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--tokens", type=int, default=200, help="distinct tokens per round")
-    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds")
-    parser.add_argument("--server-rounds", type=int, default=3)
-    parser.add_argument("--server-requests", type=int, default=1500, help="per load run")
-    parser.add_argument("--import-runs", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds")
+    parser.add_argument("--server-rounds", type=int, default=5)
+    parser.add_argument("--server-requests", type=int, default=2000, help="per load run")
+    parser.add_argument("--import-runs", type=int, default=31)
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument(
         "--quick", action="store_true", help="scenarios 1-4 only, printed, nothing written"
@@ -431,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
         def cold(token: str) -> Any:
             return verifier.verify(token)
 
+        def parse_only(token: str) -> Any:
+            return _token.parse(token)
+
         async def acold(token: str) -> Any:
             return await verifier.averify(token)
 
@@ -452,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
             ("verify (cold)", clear_then(lambda: time_sync(cold, bench_tokens))),
             ("averify (cold)", clear_then(lambda: time_async(loop, acold, bench_tokens))),
             ("verify (hot)", lambda: time_sync(cold, hot_list)),
+            ("parse only (steps 1-2)", lambda: time_sync(parse_only, bench_tokens)),
         ]
         # Keep the hot token cached across the cold passes' clearing.
         hot_idx = 3
@@ -606,9 +618,12 @@ def render(
     h = figures["hot_floor"]
     add("hot verify / raw RSA floor", f"{h:.3f}", "<= 0.03", h <= 0.03)
     slowest_margin = min(peer_ratios.values()) if peer_ratios else float("nan")
+    closest = min(peer_ratios, key=lambda k: peer_ratios[k]) if peer_ratios else ""
     add(
-        "cold verify vs fastest peer",
-        f"peer is {slowest_margin:.2f}x slower" if peer_ratios else "no peer ran",
+        "cold verify vs each peer",
+        f"fastest peer ({closest}) takes {slowest_margin:.2f}x our time"
+        if peer_ratios
+        else "no peer ran",
         "every peer slower (> 1.00x)",
         bool(peer_ratios) and slowest_margin > 1.0,
     )
@@ -616,6 +631,10 @@ def render(
         rps = {k: [r.rps for r in v] for k, v in server_run.results.items()}
         fr = statistics.median(h / u for h, u in zip(rps["hot"], rps["unprotected"], strict=True))
         add("FastAPI protected / unprotected rps (hot)", f"{fr:.2f}", ">= 0.85", fr >= 0.85)
+        nd = statistics.median(
+            h / n for h, n in zip(rps["hot"], rps["no-op dependency"], strict=True)
+        )
+        add("  (protected / route with a no-op dependency)", f"{nd:.2f}", "(for reference)", None)
     else:
         add("FastAPI protected / unprotected rps (hot)", server_run, ">= 0.85", False)
     ir = imports["ratio"]
@@ -701,6 +720,7 @@ def markdown(
 ) -> str:
     floor = series["raw RSA floor"].median
     cold = series["verify (cold)"].median
+    parse_share = series["parse only (steps 1-2)"].median / floor
     out = [
         "# Benchmarks",
         "",
@@ -739,6 +759,7 @@ def markdown(
         "verify (cold)": "cognito-verify, keys from the loopback JWKS URL, cached",
         "averify (cold)": "same verifier, inside a running event loop",
         "verify (hot)": "the same token every call (token cache hit)",
+        "parse only (steps 1-2)": "split, base64url, JSON, header checks: no key, no RSA",
     }
     for name, s in series.items():
         peer = next((p for p in peers if p.name == name), None)
@@ -771,8 +792,10 @@ def markdown(
             f"uvicorn {server_run.uvicorn}, one worker, in its own process; the load comes "
             "from the benchmark process over 127.0.0.1 (8 keep-alive connections, "
             f"{args.server_requests} requests per run, {args.server_rounds} interleaved "
-            f"rounds). The protected route uses {server_run.adapter}. Hot: 16 tokens "
-            "reused (cache hits); cold: every request a token never seen before.",
+            f"rounds). The protected route uses {server_run.adapter}. Every request carries "
+            "a bearer token, also to the unprotected routes, so only the route differs. "
+            "Hot: 16 tokens reused (cache hits); cold: every request a token never seen "
+            "before.",
             "",
             "| route | requests/s (median) | p99 latency |",
             "|---|---|---|",
@@ -782,11 +805,25 @@ def markdown(
             lat = sorted(x for run in runs for x in run.latencies)
             p99 = lat[int(len(lat) * 0.99) - 1] * 1e3
             label = {"unprotected": "/public (no token)", "hot": "/private, hot tokens",
-                     "cold": "/private, cold tokens"}[k]  # fmt: skip
+                     "cold": "/private, cold tokens",
+                     "no-op dependency": "/dependency (a dependency that checks nothing)",
+                     }[k]  # fmt: skip
             out.append(f"| {label} | {r:.0f} | {p99:.2f} ms |")
+        noop = statistics.median(
+            n / u
+            for n, u in zip(
+                [r.rps for r in server_run.results["no-op dependency"]],
+                [r.rps for r in server_run.results["unprotected"]],
+                strict=True,
+            )
+        )
         out.append(
             "\nThe machine has few cores and the load generator shares them with the "
-            "server, so absolute requests per second are low; the ratio is the figure."
+            "server, so absolute requests per second are low; the ratio is the figure. "
+            f"A route with a dependency that checks nothing runs at {noop:.2f}x the "
+            "unprotected route's rate: most of what the protected route loses is FastAPI "
+            "resolving a dependency, not verification (a hot `averify` is well under a "
+            "microsecond, see above)."
         )
     else:
         out.append(str(server_run))
@@ -844,13 +881,21 @@ def markdown(
         "",
         "## Where the cold path's time goes",
         "",
-        "Beyond the RSA check itself, a cold verification splits the token, checks and "
-        "decodes three base64url segments (the header segment's checked result is "
-        "memoised, as a pool signs with one or two keys), parses the payload JSON with "
-        "duplicate-name detection, builds the frozen `Claims`, and runs the claim checks. "
-        "Where a target above says MISSED, this is what limits it: that Python work is a "
-        "fixed few microseconds, so its ratio to the floor depends on how fast this "
-        "machine's OpenSSL verifies RSA-2048.",
+        f"Of a cold `verify` ({cold / floor:.2f}x the floor), the RSA check is 1.00x and "
+        f"parsing (steps 1-2: split, base64url of the three segments, the payload JSON "
+        f"with duplicate-name detection, the header checks) is "
+        f"{parse_share:.2f}x; the rest (pool and key lookup, claim checks, `Claims`, the "
+        f"cache insert) is about {max(cold / floor - 1 - parse_share, 0):.2f}x. "
+        "Parsing is already done with C-level calls only (no per-character Python loop, "
+        "no regex on Python 3.11+, the header's checked result memoised per header "
+        "segment, the JSON read by the C scanner); what remains is the cost of the "
+        "standard library's base64 and JSON on a token this size, plus one Python call "
+        "per JSON object for the duplicate-name check. This is what keeps the cold ratio "
+        f"above the 1.5 target: this machine verifies RSA-2048 in {us(floor)}, so the "
+        "same few microseconds of Python weigh more here than on a CPU with a slower "
+        "RSA check. No accelerator (such as a faster JSON parser) is used: none found "
+        "rejects duplicate member names the way the standard parser is made to here, "
+        "and behaviour must stay identical.",
         "",
         f"_Run time of `make bench`: {elapsed:.0f} s._",
         "",

@@ -34,9 +34,8 @@ from typing import Any
 from .claims import Claims
 
 # Entries at the default size. Measured by ``make bench`` (docs/benchmarks.md,
-# "memory"): an entry costs about 2.2 bytes per token character plus 1.5 KB (the
-# token, its decoded claims, the entry), so ~8 MB for 2048 typical 1.1 KB tokens
-# and under 32 MB even if every cached token is at the length limit below.
+# "memory"): about 7 MB for 2048 realistic 1.4 KB tokens, about 21 MB if every
+# cached token is at the length limit below; either way under 32 MB.
 DEFAULT_CACHE_SIZE = 2048
 # Tokens longer than this are verified but not cached, which bounds the memory of a
 # full cache whatever the token sizes. Real Cognito tokens are 1-4 KB.
