@@ -249,3 +249,22 @@ def test_threads_share_the_cache_safely(clock: Clock, pool: LocalUserPool) -> No
         t.join()
     assert errors == []
     assert len(verifier._cache) <= 4
+
+
+def test_nested_claims_of_a_cached_token_cannot_be_altered(
+    clock: Clock, pool: LocalUserPool
+) -> None:
+    # Claims keep the parsed payload and freeze containers when they are read: no
+    # reader, of any request, gets a handle that changes what the next one sees.
+    verifier = pool.verifier(clock=clock, token_use="id")
+    token = pool.id_token(claims={"identities": [{"providerName": "Google"}]})
+    claims = verifier.verify(token)
+    identities = claims["identities"]
+    with pytest.raises(TypeError):
+        identities[0]["providerName"] = "Evil"
+    plain = claims.to_dict()
+    plain["identities"][0]["providerName"] = "Evil"
+    plain["identities"].append({})
+    again = verifier.verify(token)
+    assert again is claims
+    assert again["identities"] == ({"providerName": "Google"},)
