@@ -217,7 +217,7 @@ def pycognito(s: Setup) -> Contender:
         "pycognito",
         call,
         keys="COGNITO_JWKS environment variable (the JWKS JSON)",
-        note="Cognito(...).verify_token(token, 'id_token', 'id')",
+        note="Cognito(...).verify_token(token, 'id_token', 'id'); it does not check iat",
     )
 
 

@@ -782,7 +782,8 @@ def markdown(
         "(`token_use`, for some the issuer) added by hand where the peer allows it. "
         "Before timing, each peer must accept a valid token and refuse one with a "
         "forged signature, or it is reported as not measured. cognitojwt and "
-        "fastapi-cognito do not check `iss` or `iat`, so they do less work than we do.",
+        "fastapi-cognito do not check `iss` or `iat`, and pycognito does not check `iat`, "
+        "so they do less work than we do.",
         "",
         "## FastAPI under uvicorn",
         "",
