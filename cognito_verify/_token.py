@@ -316,13 +316,8 @@ def parse(token: object, max_length: int = DEFAULT_MAX_TOKEN_LENGTH) -> ParsedTo
     if not s_seg:
         raise InvalidSignatureError("the token has an empty signature")
     signature = _b64(s_seg, "signature")
-    return ParsedToken(
-        header=header,
-        payload=payload,
-        signing_input=f"{h_seg}.{p_seg}".encode("ascii"),
-        signature=signature,
-        kid=kid,
-    )
+    # Positional: a NamedTuple built from keywords costs about twice as much.
+    return ParsedToken(header, payload, f"{h_seg}.{p_seg}".encode("ascii"), signature, kid)
 
 
 def verify_signature(key: RSAPublicKey, token: ParsedToken) -> None:
