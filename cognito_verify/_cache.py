@@ -71,7 +71,11 @@ class TokenCache:
         data = claims._data
         iat, nbf = data["iat"], data.get("nbf")
         start = iat if nbf is None or nbf < iat else nbf
-        entry: Entry = (claims, start - leeway, data["exp"] + leeway, source, version)
+        # The entry also ends when the key set reaches its maximum age: a hit skips the
+        # key lookup that would refresh the set, so a key removed from the JWKS must
+        # not keep vouching for cached tokens (fresh_until is +inf for offline keys).
+        not_after = min(data["exp"] + leeway, source.fresh_until)
+        entry: Entry = (claims, start - leeway, not_after, source, version)
         items = self._data
         with self._lock:
             items[token] = entry

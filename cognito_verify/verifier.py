@@ -12,12 +12,12 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
 from . import _token
-from ._cache import DEFAULT_CACHE_SIZE, Entry, TokenCache
+from ._cache import DEFAULT_CACHE_SIZE, TokenCache
 from ._keys import KeyPolicy, KeyStats, RemoteKeys, StaticKeys
 from ._pool import MISSING, IssuerFormat, PoolConfig, TokenUse, UserPool, resolve
 from ._token import DEFAULT_MAX_TOKEN_LENGTH, ParsedToken, Requirements
@@ -287,15 +287,28 @@ class CognitoVerifier:
             if not verdict:
                 raise CustomCheckError("the token was refused by the custom check")
 
-    def _reuse(self, token: str | bytes, hit: Entry, extra: Requirements) -> Claims | None:
-        """The cached claims if the entry still holds, authorized for this call."""
-        claims, not_before, not_after, source, version = hit
-        # A changed key set may mean a revoked key: what it vouched for is re-verified.
-        # The lifetime is re-checked so an entry never outlives the token's exp.
-        if version != source.version or not not_before <= self._clock() < not_after:
-            self._cache.discard(token, hit)
-            return None  # verified again from scratch, which raises the precise error
-        self._authorize(claims, extra)
+    def _prepare(self, token: str | bytes, extra: Requirements) -> Claims | _Pending:
+        """Steps before the key: a still-valid cache hit, or the parsed token and its pool."""
+        hit = self._cache_get(token) if type(token) is str else None
+        if hit is not None:
+            claims, not_before, not_after, source, version = hit
+            # A changed key set may mean a withdrawn key: what it vouched for is verified
+            # again. The window is re-checked so an entry never outlives the token's exp.
+            if version == source.version and not_before <= self._clock() < not_after:
+                if not self._plain or extra is not _NO_REQUIREMENTS:
+                    self._authorize(claims, extra)
+                return claims
+            self._cache.discard(token, hit)  # verified again below: the precise error
+        parsed, pool, source = self._begin(token)
+        # The version is read before the key: if the set changes meanwhile, the entry is
+        # born stale (verified again next time), never vouched for by a withdrawn key.
+        return _Pending(parsed, pool, source, source.version, extra)
+
+    def _complete(self, token: str | bytes, step: _Pending, key: Any) -> Claims:
+        """Steps from the signature on, then remember the success."""
+        claims = self._finish(step.parsed, step.pool, key, step.extra)
+        if type(token) is str:
+            self._cache.put(token, claims, self._leeway, step.source, step.version)
         return claims
 
     @staticmethod
@@ -329,36 +342,16 @@ class CognitoVerifier:
             ForbiddenError: the token is valid but lacks a group/scope -> 403.
             JWKSError: the pool's keys cannot be fetched and none are cached -> 503.
         """
-        hit = self._cache_get(token) if type(token) is str else None
-        if (
-            hit is not None
-            and self._plain
-            and groups is None
-            and all_groups is None
-            and scopes is None
-            and all_scopes is None
-        ):
-            # The common call, a repeated token and no requirement to apply: the same
-            # checks as _reuse (key set version, then the lifetime), inlined.
-            try:
-                if hit[4] == hit[3].version and hit[1] <= self._clock() < hit[2]:
-                    return hit[0]
-            except Exception as exc:
-                raise _unexpected(exc) from exc
-        extra = self._extra(groups, all_groups, scopes, all_scopes)
+        extra = (
+            _NO_REQUIREMENTS
+            if groups is None and all_groups is None and scopes is None and all_scopes is None
+            else self._extra(groups, all_groups, scopes, all_scopes)
+        )
         try:
-            if hit is not None:
-                claims = self._reuse(token, hit, extra)
-                if claims is not None:
-                    return claims
-            parsed, pool, source = self._begin(token)
-            # Read before the key: if the set changes meanwhile the entry is born stale
-            # (verified again next time), never vouched for by a withdrawn key.
-            version = source.version
-            claims = self._finish(parsed, pool, source.get(parsed.kid), extra)
-            if type(token) is str:
-                self._cache.put(token, claims, self._leeway, source, version)
-            return claims
+            step = self._prepare(token, extra)
+            if isinstance(step, Claims):
+                return step
+            return self._complete(token, step, step.source.get(step.parsed.kid))
         except CognitoVerifyError:
             raise
         except Exception as exc:  # fail closed: an unforeseen error is a refusal
@@ -375,34 +368,16 @@ class CognitoVerifier:
     ) -> Claims:
         """Async twin of :meth:`verify`; fetches keys with ``httpx.AsyncClient`` and
         never blocks the event loop."""
-        hit = self._cache_get(token) if type(token) is str else None
-        if (
-            hit is not None
-            and self._plain
-            and groups is None
-            and all_groups is None
-            and scopes is None
-            and all_scopes is None
-        ):
-            try:
-                if hit[4] == hit[3].version and hit[1] <= self._clock() < hit[2]:
-                    return hit[0]
-            except Exception as exc:
-                raise _unexpected(exc) from exc
-        extra = self._extra(groups, all_groups, scopes, all_scopes)
+        extra = (
+            _NO_REQUIREMENTS
+            if groups is None and all_groups is None and scopes is None and all_scopes is None
+            else self._extra(groups, all_groups, scopes, all_scopes)
+        )
         try:
-            if hit is not None:
-                claims = self._reuse(token, hit, extra)
-                if claims is not None:
-                    return claims
-            parsed, pool, source = self._begin(token)
-            # Read before the key: if the set changes meanwhile the entry is born stale
-            # (verified again next time), never vouched for by a withdrawn key.
-            version = source.version
-            claims = self._finish(parsed, pool, await source.aget(parsed.kid), extra)
-            if type(token) is str:
-                self._cache.put(token, claims, self._leeway, source, version)
-            return claims
+            step = self._prepare(token, extra)
+            if isinstance(step, Claims):
+                return step
+            return self._complete(token, step, await step.source.aget(step.parsed.kid))
         except CognitoVerifyError:
             raise
         except Exception as exc:
@@ -488,6 +463,16 @@ class CognitoVerifier:
 
 
 _NO_REQUIREMENTS = Requirements()
+
+
+class _Pending(NamedTuple):
+    """A token that passed the steps before the key, waiting for it."""
+
+    parsed: ParsedToken
+    pool: PoolConfig
+    source: KeySource
+    version: int
+    extra: Requirements
 
 
 def _unexpected(exc: Exception) -> InvalidTokenError:

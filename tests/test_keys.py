@@ -303,6 +303,27 @@ def test_key_removed_from_the_jwks_stops_verifying_once_refreshed(
     assert server.requests == 2  # a removed kid is refused without refetching
 
 
+def test_cached_token_alone_refreshes_the_set_and_drops_a_removed_key(
+    server: FaultServer, clock: Clock, run: Run
+) -> None:
+    # Only the same token keeps arriving (all cache hits): the set must still be
+    # refreshed at max age, and a key removed from the JWKS must stop vouching.
+    pool = LocalUserPool("eu-west-1_RotatePool", ("keys-client",), clock=clock)
+    server._jwks = lambda: pool.jwks
+    verifier = make(server, pool, clock, jwks_max_age=60)
+    old = token(pool, clock)
+    assert run(verifier, old) and run(verifier, old)
+    assert server.requests == 1
+    pool.rotate_key(drop_old=True)
+    clock.advance(59)
+    assert run(verifier, old)  # within max age: the cached verification holds
+    assert server.requests == 1
+    clock.advance(2)
+    with pytest.raises(UnknownKeyError):
+        run(verifier, old)
+    assert server.requests == 2
+
+
 def test_max_age_refresh_is_made_by_one_caller_while_known_keys_keep_serving(
     server: FaultServer, kpool: LocalUserPool, clock: Clock
 ) -> None:
