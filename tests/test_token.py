@@ -257,6 +257,34 @@ def test_duplicate_keys_in_nested_object_are_refused(
         verify(access, token)
 
 
+@pytest.mark.parametrize(
+    "tail",
+    [
+        ',"client_id":"attacker-client"',  # compact: the fast counting path
+        ', "client_id" :"attacker-client"',  # space before the colon
+        ',"client_id"\n:"attacker-client"',
+        ',"note":"x\\":","client_id":"attacker-client"',  # a quote-colon inside a string
+        ',"\\u0063lient_id":"attacker-client"',  # the same name, escaped
+        ',"x":{"y":1},"client_id":"attacker-client"',  # a nested object
+    ],
+)
+def test_duplicate_names_are_refused_however_they_are_written(
+    pool: LocalUserPool, access: CognitoVerifier, verify: Verify, tail: str
+) -> None:
+    body = json.dumps(payload_of(pool), separators=(",", ":"))[:-1] + tail + "}"
+    token = raw_token(header_json(pool), body, pool.private_key)
+    with pytest.raises(MalformedTokenError, match="payload"):
+        verify(access, token)
+
+
+def test_quote_colon_inside_a_string_is_not_a_duplicate(
+    pool: LocalUserPool, access: CognitoVerifier, verify: Verify
+) -> None:
+    body = json.dumps({**payload_of(pool), "custom:note": 'say "hi":'}, separators=(",", ":"))
+    token = raw_token(header_json(pool), body, pool.private_key)
+    assert verify(access, token)["custom:note"] == 'say "hi":'
+
+
 def test_escaped_slashes_and_unicode_usernames_are_fine(
     pool: LocalUserPool, access: CognitoVerifier, verify: Verify
 ) -> None:
