@@ -4,7 +4,6 @@ configuration from app.config, error handler overrides, and a real WSGI server."
 from __future__ import annotations
 
 import importlib.util
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +11,17 @@ from typing import Any
 
 import httpx
 import pytest
-from _adapter_matrix import CASES, IDS, Case, bearer, check, make_verifier, unavailable_verifier
+from _adapter_matrix import (
+    CASES,
+    IDS,
+    Case,
+    bearer,
+    check,
+    make_verifier,
+    unavailable_verifier,
+    wsgi_server,
+)
 from flask import Flask, g
-from werkzeug.serving import make_server
 
 from cognito_verify import CognitoVerifier, ConfigurationError
 from cognito_verify.integrations.flask import CognitoAuth, CognitoAuthError, verifier_from_config
@@ -167,15 +174,8 @@ def test_bad_requirements_fail_at_decoration(pool: LocalUserPool, clock: Any) ->
 
 @pytest.fixture
 def server(pool: LocalUserPool, clock: Any) -> Iterator[str]:
-    srv = make_server("127.0.0.1", 0, make_app(make_verifier(pool, clock)), threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_port}"
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(5)
+    with wsgi_server(make_app(make_verifier(pool, clock))) as url:
+        yield url
 
 
 def test_real_server(server: str, pool: LocalUserPool) -> None:
@@ -203,11 +203,8 @@ def test_example_app_runs(pool: LocalUserPool, clock: Any, monkeypatch: pytest.M
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        srv = make_server("127.0.0.1", 0, module.app, threaded=True)
-        thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{srv.server_port}", timeout=5) as http:
+        with wsgi_server(module.app) as url:
+            with httpx.Client(base_url=url, timeout=5) as http:
                 assert http.get("/health").json() == {"status": "ok"}
                 assert http.get("/me").status_code == 401
                 token = pool.access_token("dora", groups=["admin"], scopes=["orders/read"])
@@ -224,10 +221,6 @@ def test_example_app_runs(pool: LocalUserPool, clock: Any, monkeypatch: pytest.M
                     http.get("/admin/stats", headers={"Authorization": bearer(token)}).status_code
                     == 200
                 )
-        finally:
-            srv.shutdown()
-            srv.server_close()
-            thread.join(5)
 
 
 def test_init_app_swaps_the_verifier_for_tests(pool: LocalUserPool, clock: Any) -> None:

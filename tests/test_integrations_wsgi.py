@@ -6,14 +6,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-from _adapter_matrix import CASES, IDS, Case, bearer, check, make_verifier, unavailable_verifier
-from werkzeug.serving import make_server
+from _adapter_matrix import (
+    CASES,
+    IDS,
+    Case,
+    bearer,
+    check,
+    make_verifier,
+    unavailable_verifier,
+    wsgi_server,
+)
 from werkzeug.test import Client
 
 from cognito_verify import CognitoVerifier
@@ -93,15 +100,8 @@ def test_string_exclude_paths_is_refused(pool: LocalUserPool, clock: Any) -> Non
 
 @pytest.fixture
 def server(pool: LocalUserPool, clock: Any) -> Iterator[str]:
-    srv = make_server("127.0.0.1", 0, make_app(make_verifier(pool, clock)), threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_port}"
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(5)
+    with wsgi_server(make_app(make_verifier(pool, clock))) as url:
+        yield url
 
 
 def test_real_server(server: str, pool: LocalUserPool) -> None:
