@@ -11,12 +11,15 @@ Each adapter's test app exposes the same routes, verified by a verifier for
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from cognito_verify import CognitoVerifier
@@ -159,3 +162,12 @@ def wsgi_server(app: Any) -> Iterator[str]:
         srv.shutdown()
         srv.server_close()
         thread.join(5)
+
+
+def load_example(path: Path) -> ModuleType:
+    """Import a docs/examples app from its file, as a user running it would."""
+    spec = importlib.util.spec_from_file_location(f"{path.stem}_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

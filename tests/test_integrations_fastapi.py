@@ -3,16 +3,15 @@ with tokens from LocalUserPool and from the moto Cognito emulator."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
+from _adapter_matrix import load_example
 from _asgi_support import (
     CASES,
     SCOPE,
@@ -37,15 +36,8 @@ from cognito_verify.testing import LocalUserPool
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "fastapi_app.py"
 
 
-def _load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fastapi_app_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
-
-example = _load_example()
+example = load_example(EXAMPLE)
 
 
 def detail(body: Any) -> str:

@@ -3,7 +3,6 @@ configuration from app.config, error handler overrides, and a real WSGI server."
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from _adapter_matrix import (
     Case,
     bearer,
     check,
+    load_example,
     make_verifier,
     unavailable_verifier,
     wsgi_server,
@@ -199,10 +199,7 @@ def test_example_app_runs(pool: LocalUserPool, clock: Any, monkeypatch: pytest.M
         monkeypatch.setenv("COGNITO_USER_POOL_ID", pool.user_pool_id)
         monkeypatch.setenv("COGNITO_CLIENT_ID", pool.client_id)
         monkeypatch.setenv("COGNITO_JWKS_URL", jwks.jwks_url)
-        spec = importlib.util.spec_from_file_location("flask_example", EXAMPLE)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = load_example(EXAMPLE)
         with wsgi_server(module.app) as url:
             with httpx.Client(base_url=url, timeout=5) as http:
                 assert http.get("/health").json() == {"status": "ok"}

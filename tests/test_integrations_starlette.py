@@ -3,14 +3,13 @@ the refusal matrix in process and over real HTTP under uvicorn."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
+from _adapter_matrix import load_example
 from _asgi_support import (
     CASES,
     SCOPE,
@@ -40,15 +39,8 @@ from cognito_verify.testing import LocalUserPool
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "starlette_app.py"
 
 
-def _load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("starlette_app_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
-
-example = _load_example()
+example = load_example(EXAMPLE)
 
 
 @pytest.fixture
