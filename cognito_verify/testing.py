@@ -240,6 +240,25 @@ class LocalUserPool:
             header = {"kid": self.kid, "alg": "RS256"}
         return encode_token(header, payload, key or self.private_key)
 
+    # --- AWS Lambda events ----------------------------------------------------------
+
+    def lambda_event(self, shape: str, token: str | None = None, **options: Any) -> dict[str, Any]:
+        """A realistic AWS Lambda event of ``shape`` carrying ``token`` in its
+        ``Authorization`` header (or authorizer field), in this pool's region.
+
+        Shapes: ``rest`` (API Gateway REST, payload 1.0), ``http`` (HTTP API, 2.0),
+        ``alb``, ``alb_multi`` (multi-value headers), ``function_url``,
+        ``rest_token_authorizer``, ``rest_request_authorizer``, ``http_authorizer``,
+        ``appsync_authorizer``. Options: ``method``, ``path``, ``headers``, ``body``,
+        ``scheme`` (``"Bearer"``; ``None`` for a bare token), ``authorizer=True``
+        (``rest``/``http``: add the claims an API Gateway Cognito/JWT authorizer
+        writes), ``account``, ``api_id``, ``stage``. See docs/aws-lambda.md.
+        """
+        from ._lambda_events import event
+
+        options.setdefault("region", self.region)
+        return event(shape, token, **options)
+
     # --- serving the JWKS ------------------------------------------------------------
 
     def verifier(
