@@ -59,6 +59,7 @@ $(BENCH_VENV)/.bench: pyproject.toml
 
 bench: $(BENCH_VENV)/.bench
 	$(BENCH_VENV)/bin/python -m benchmarks $(BENCH_ARGS)
+	$(BENCH_VENV)/bin/python -m benchmarks.lambda_coldstart
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info

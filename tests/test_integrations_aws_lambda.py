@@ -373,3 +373,40 @@ def test_import_pulls_in_no_web_framework_and_no_aws_sdk() -> None:
     probe = code.format(imp=imp + "; import botocore")
     out = subprocess.run([*run, probe], capture_output=True, text=True, check=True, timeout=60)
     assert json.loads(out.stdout) == ["botocore"]
+
+
+def test_docs_example_every_handler(pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    from pathlib import Path
+
+    from _adapter_matrix import load_example
+
+    pool.clock = time.time  # the example verifies with the real clock
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "examples" / "aws_lambda_app.py"
+    with pool.serve() as server:
+        monkeypatch.setenv("COGNITO_USER_POOL_ID", pool.user_pool_id)
+        monkeypatch.setenv("COGNITO_CLIENT_ID", "client-a")
+        monkeypatch.setenv("COGNITO_JWKS_URL", server.jwks_url)
+        app = load_example(path)
+        assert server.request_count == 1  # hydrated during init
+        reader = pool.access_token(scopes=["orders-api/orders.read"])
+        admin = pool.access_token(groups=["admin"])
+        for shape in ("rest", "http", "alb", "alb_multi", "function_url"):
+            good = app.orders(pool.lambda_event(shape, reader), None)
+            assert good == {"statusCode": 200, "body": "orders of alice"}
+            assert app.orders(pool.lambda_event(shape, admin), None)["statusCode"] == 403
+            assert app.orders(pool.lambda_event(shape, None), None)["statusCode"] == 401
+            answer = app.orders_async(pool.lambda_event(shape, admin), None)
+            assert answer == {"statusCode": 200, "body": "async orders of alice"}
+        for shape in ("rest", "http"):
+            event = pool.lambda_event(shape, pool.access_token(groups=["ops"]), authorizer=True)
+            assert app.profile(event, None)["body"] == "alice in ['ops']"
+        for kind in ("rest_token_authorizer", "rest_request_authorizer"):
+            answer = app.rest_authorizer(pool.lambda_event(kind, reader), None)
+            assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+        answer = app.http_authorizer(pool.lambda_event("http_authorizer", reader), None)
+        assert answer["isAuthorized"] is True
+        answer = app.appsync_authorizer(pool.lambda_event("appsync_authorizer", reader), None)
+        assert answer["isAuthorized"] is True
+        assert server.request_count == 1

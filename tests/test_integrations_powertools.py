@@ -185,3 +185,33 @@ def test_async_resolver(pool: LocalUserPool, clock: Any) -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(Exception, match="LambdaAuth or CognitoVerifier"):
         CognitoAuthMiddleware("verifier")  # type: ignore[arg-type]
+
+
+def test_docs_example(pool: LocalUserPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    from pathlib import Path
+
+    from _adapter_matrix import load_example
+
+    pool.clock = time.time  # the example verifies with the real clock
+
+    path = (
+        Path(__file__).resolve().parents[1] / "docs" / "examples" / "aws_lambda_powertools_app.py"
+    )
+    with pool.serve() as server:
+        monkeypatch.setenv("COGNITO_USER_POOL_ID", pool.user_pool_id)
+        monkeypatch.setenv("COGNITO_CLIENT_ID", "client-a")
+        monkeypatch.setenv("COGNITO_JWKS_URL", server.jwks_url)
+        module = load_example(path)
+        health = module.handler(pool.lambda_event("rest", None, path="/health"), {})
+        assert health["statusCode"] == 200
+        me = module.handler(pool.lambda_event("rest", pool.access_token(), path="/me"), {})
+        assert json.loads(me["body"]) == {"username": "alice"}
+        anonymous = module.handler(pool.lambda_event("rest", None, path="/me"), {})
+        assert anonymous["statusCode"] == 401
+        token = pool.access_token(groups=["admin"])
+        event = pool.lambda_event("rest", token, method="DELETE", path="/orders/7")
+        deleted = module.handler(event, {})
+        assert json.loads(deleted["body"]) == {"deleted": "7", "by": "alice"}
+        event = pool.lambda_event("rest", pool.access_token(), method="DELETE", path="/orders/7")
+        assert module.handler(event, {})["statusCode"] == 403
