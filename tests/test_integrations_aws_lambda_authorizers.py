@@ -123,7 +123,7 @@ def test_rest_allow(kind: str, name: str, pool: LocalUserPool, clock: Any) -> No
     assert resource == "/".join(api_stage) + "/*"
     assert iam_matches(resource, event["methodArn"])
     context = answer["context"]
-    assert json.loads(context["cognito:groups"]) == ["admin", "ops"]
+    assert context["cognito:groups"] == "admin ops"
     assert context["scope"] == "aws.cognito.signin.user.admin"
     assert context["username"] == "alice" and context["exp"] == claims["exp"]
     assert context["custom:tier"] == "gold"
@@ -246,6 +246,8 @@ def test_rest_custom_context(pool: LocalUserPool, clock: Any) -> None:
     )
     answer = handler(token_event(REST_TOKEN[0], bearer(pool.access_token(groups=["a"]))), None)
     assert answer["context"] == {"user": "alice", "groups": '["a"]'}
+    plain = auth.rest_authorizer()(token_event(REST_TOKEN[0], bearer(pool.access_token())), None)
+    assert "cognito:groups" not in plain["context"]  # no groups: no key
 
 
 # --- HTTP API ------------------------------------------------------------------------
@@ -319,7 +321,7 @@ def test_appsync_allow(scheme: str, pool: LocalUserPool, clock: Any) -> None:
     assert answer["isAuthorized"] is True
     context = answer["resolverContext"]
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in context.items())
-    assert context["cognito:groups"] == '["admin"]' and context["custom:ids"] == "[1,2]"
+    assert context["cognito:groups"] == "admin" and context["custom:ids"] == "[1,2]"
     assert context["flag"] == "true" and context["username"] == "alice"
     assert answer["ttlOverride"] == 300
 
@@ -403,6 +405,8 @@ def test_scalar_context_for_any_claims(values: dict[str, Any]) -> None:
     for key, value in values.items():
         if value is None:
             assert key not in context
+        elif key in ("cognito:groups", "cognito:roles") and all(isinstance(v, str) for v in value):
+            assert context[key] == " ".join(value)
         elif isinstance(value, list | dict):
             assert json.loads(str(context[key])) == value  # lossless
 
@@ -421,7 +425,7 @@ def test_authorizer_contexts_are_scalar_for_any_custom_claims(
     custom: dict[str, Any], pool: LocalUserPool, clock: Any
 ) -> None:
     auth = LambdaAuth(make_verifier(pool, clock))
-    token = pool.access_token(groups=["a,b", "c d"], claims=custom)
+    token = pool.access_token(groups=["a,b", "ü/ops", "[x]"], claims=custom)
     rest = auth.rest_authorizer()(token_event(REST_TOKEN[0], bearer(token)), None)
     check_scalars(rest["context"])
     http = auth.http_authorizer()(request_event(HTTP_AUTHORIZER[0], bearer(token)), None)

@@ -220,18 +220,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_SPACE_LISTS = frozenset({"cognito:groups", "cognito:roles"})
+
+
 def scalar_context(values: Mapping[str, Any]) -> dict[str, Scalar]:
     """``values`` with every value a string, number or boolean, as authorizer contexts need.
 
     API Gateway answers 500 when a Lambda authorizer's ``context`` holds a list or an
     object ("Output from Lambda authorizers", API Gateway developer guide). Strings,
-    integers, finite floats and booleans are kept; ``None`` values are dropped; lists
-    and objects (``cognito:groups``, ``identities``, JSON custom claims) become compact
-    JSON text (``'["admin","editors"]'``); ``scope`` stays the token's space-separated
-    string.
+    integers, finite floats and booleans are kept; ``None`` values are dropped;
+    ``cognito:groups`` and ``cognito:roles`` become space-separated strings
+    (``"admin editors"``, like ``scope``, which stays as the token has it); other lists
+    and objects (``identities``, JSON custom claims) become compact JSON text
+    (``'[{"providerName":"Google"}]'``), which ``json.loads`` reads back.
     """
     out: dict[str, Scalar] = {}
     for key, value in values.items():
+        if key in _SPACE_LISTS and isinstance(value, list | tuple | frozenset | set):
+            # Group names and role ARNs never hold whitespace (Cognito's name pattern),
+            # so one space-separated string is lossless and reads like `scope`.
+            if all(isinstance(v, str) for v in value):
+                out[key] = " ".join(sorted(value) if isinstance(value, set | frozenset) else value)
+                continue
         flat = _scalar(value)
         if flat is not None:
             out[str(key)] = flat
