@@ -7,6 +7,7 @@ claims = verifier.verify(token)          # or: await verifier.averify(token)
 
 from ._keys import KeyStats
 from ._pool import UserPool
+from .alb import AlbVerifier
 from .claims import Claims
 from .errors import (
     CognitoVerifyError,
@@ -18,6 +19,7 @@ from .errors import (
     InvalidHeaderError,
     InvalidIssuerError,
     InvalidSignatureError,
+    InvalidSignerError,
     InvalidTokenError,
     InvalidTokenUseError,
     JWKSError,
@@ -37,6 +39,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "CognitoVerifier",
+    "AlbVerifier",
     "UserPool",
     "KeyStats",
     "Claims",
@@ -47,6 +50,7 @@ __all__ = [
     "MalformedTokenError",
     "UnsupportedAlgorithmError",
     "InvalidHeaderError",
+    "InvalidSignerError",
     "UnknownKeyError",
     "UnusableKeyError",
     "InvalidSignatureError",

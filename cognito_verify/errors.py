@@ -9,6 +9,7 @@ The tree::
     │   ├── MalformedTokenError            not a compact JWS, bad base64url/JSON, too large
     │   ├── UnsupportedAlgorithmError      header alg is not RS256 (none, HS256, ES256, ...)
     │   ├── InvalidHeaderError             kid missing/not a string, crit present, ...
+    │   ├── InvalidSignerError             x-amzn-oidc-data signed by a load balancer not configured
     │   ├── UnknownKeyError                kid not in the pool's key set
     │   ├── UnusableKeyError               the pool's JWK for that kid is not an RS256 signing key
     │   ├── InvalidSignatureError          signature does not verify
@@ -40,6 +41,7 @@ __all__ = [
     "MalformedTokenError",
     "UnsupportedAlgorithmError",
     "InvalidHeaderError",
+    "InvalidSignerError",
     "UnknownKeyError",
     "UnusableKeyError",
     "InvalidSignatureError",
@@ -103,6 +105,13 @@ class UnsupportedAlgorithmError(InvalidTokenError):
 
 class InvalidHeaderError(InvalidTokenError):
     code = "invalid_header"
+
+
+class InvalidSignerError(InvalidTokenError):
+    """An ``x-amzn-oidc-data`` token whose ``signer`` is not a configured load balancer
+    ARN (another load balancer, account or region): see ``AlbVerifier``."""
+
+    code = "invalid_signer"
 
 
 class UnknownKeyError(InvalidTokenError):
