@@ -146,6 +146,9 @@ class AlbKeys:
         return source, True
 
     def _settle(self, kid: str, source: RemoteKeys, error: JWKSError | None) -> None:
+        """After a cold fetch: keep the source (found), or forget it and start the
+        cooldown (not found, or failed before any key was had)."""
+        dropped: list[RemoteKeys] = []
         with self._lock:
             if self._cold == kid:
                 self._cold = None
@@ -153,21 +156,25 @@ class AlbKeys:
                 while len(self._sources) > MAX_KIDS:
                     _, old = self._sources.popitem(last=False)
                     self._retired += old.stats
-                return
-            if source._keyset is not None:
-                return  # a known kid failing a refresh: RemoteKeys' stale policy applies
-            if self._sources.get(kid) is not source:
-                return  # another caller of the same cold fetch settled it already
-            del self._sources[kid]
-            self._retired += source.stats
-            self._unknown[kid] = True
-            self._cooldown_until = self._clock() + self.policy.unknown_kid_cooldown
-        log.info(
-            "load balancer key fetch for a new kid failed (%s); new kids are refused "
-            "without a request for %.1f s",
-            error.message,
-            self.policy.unknown_kid_cooldown,
-        )
+                    dropped.append(old)
+            elif source._keyset is None and self._sources.get(kid) is source:
+                # (A known kid failing a refresh keeps RemoteKeys' stale policy; a second
+                # caller of the same cold fetch finds it settled already.)
+                del self._sources[kid]
+                self._retired += source.stats
+                self._unknown[kid] = True
+                self._cooldown_until = self._clock() + self.policy.unknown_kid_cooldown
+                dropped.append(source)
+        if self._http is None:
+            for old in dropped:
+                old.close()  # the client it built; a client passed in stays open
+        if error is not None and dropped:
+            log.info(
+                "load balancer key fetch for a new kid failed (%s); new kids are refused "
+                "without a request for %.1f s",
+                error.message,
+                self.policy.unknown_kid_cooldown,
+            )
 
     def _outcome(self, kid: str, source: RemoteKeys, cold: bool, exc: JWKSError) -> Exception:
         if cold:
