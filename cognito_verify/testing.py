@@ -503,7 +503,8 @@ class AlbKeyServer:
     PEM ``pem(kid)`` returns, 404 when it returns None.
 
     ``request_count`` counts every request, ``requests`` lists the paths asked for;
-    set ``status`` to another code (503) to simulate an outage.
+    set ``status`` to another code (503) to simulate an outage, ``delay`` to answer
+    that many seconds late.
     """
 
     def __init__(self, pem: Callable[[str], bytes | None]) -> None:
@@ -511,6 +512,7 @@ class AlbKeyServer:
         self.request_count = 0
         self.requests: list[str] = []
         self.status = 200
+        self.delay = 0.0
         self._count_lock = threading.Lock()
         outer = self
 
@@ -521,6 +523,8 @@ class AlbKeyServer:
                 with outer._count_lock:
                     outer.request_count += 1
                     outer.requests.append(self.path)
+                if outer.delay:
+                    time.sleep(outer.delay)
                 body = outer._pem(self.path.lstrip("/")) if outer.status == 200 else None
                 status = outer.status if outer.status != 200 else (200 if body else 404)
                 body = body or b"no such key"

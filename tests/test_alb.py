@@ -385,6 +385,7 @@ def test_key_urls_per_partition_and_region() -> None:
 def test_single_flight_for_a_cold_kid(
     verifier: AlbVerifier, alb: LocalAlb, server: AlbKeyServer, how: str
 ) -> None:
+    server.delay = 0.3  # everyone arrives while the first fetch is in flight
     tokens = [alb.data_token(f"user{i}") for i in range(16)]
     if how == "threads":
         results: list[Any] = []
