@@ -12,6 +12,7 @@ from .claims import Claims
 from .errors import (
     CognitoVerifyError,
     ConfigurationError,
+    CrossSiteRequestError,
     CustomCheckError,
     ForbiddenError,
     InvalidClaimError,
@@ -64,6 +65,7 @@ __all__ = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "CrossSiteRequestError",
     "JWKSError",
     "__version__",
 ]

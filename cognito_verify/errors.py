@@ -22,6 +22,7 @@ The tree::
     ├── ForbiddenError             403     the token is valid, the caller lacks a permission
     │   ├── MissingGroupError              not in a required cognito:groups group
     │   ├── MissingScopeError              no required OAuth scope
+    │   ├── CrossSiteRequestError          a cookie token on an unsafe method, no proof of origin
     │   └── CustomCheckError               a user-supplied check refused the claims
     └── JWKSError                  503     keys could not be fetched and none are cached
 
@@ -55,6 +56,7 @@ __all__ = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "CrossSiteRequestError",
     "JWKSError",
 ]
 
@@ -167,6 +169,14 @@ class MissingScopeError(ForbiddenError):
 
 class CustomCheckError(ForbiddenError):
     code = "custom_check_failed"
+
+
+class CrossSiteRequestError(ForbiddenError):
+    """A token taken from a cookie on a state-changing request (or a WebSocket
+    handshake) that shows no sign of coming from the app's own pages: refused as
+    cross-site request forgery (see ``TokenSource.cookie``)."""
+
+    code = "cross_site_request"
 
 
 class JWKSError(CognitoVerifyError):

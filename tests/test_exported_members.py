@@ -35,6 +35,7 @@ DOCUMENTED = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "CrossSiteRequestError",
     "JWKSError",
     "__version__",
 ]
