@@ -7,10 +7,12 @@ claims = verifier.verify(token)          # or: await verifier.averify(token)
 
 from ._keys import KeyStats
 from ._pool import UserPool
+from .alb import AlbVerifier
 from .claims import Claims
 from .errors import (
     CognitoVerifyError,
     ConfigurationError,
+    CrossSiteRequestError,
     CustomCheckError,
     ForbiddenError,
     InvalidClaimError,
@@ -18,6 +20,7 @@ from .errors import (
     InvalidHeaderError,
     InvalidIssuerError,
     InvalidSignatureError,
+    InvalidSignerError,
     InvalidTokenError,
     InvalidTokenUseError,
     JWKSError,
@@ -37,6 +40,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "CognitoVerifier",
+    "AlbVerifier",
     "UserPool",
     "KeyStats",
     "Claims",
@@ -47,6 +51,7 @@ __all__ = [
     "MalformedTokenError",
     "UnsupportedAlgorithmError",
     "InvalidHeaderError",
+    "InvalidSignerError",
     "UnknownKeyError",
     "UnusableKeyError",
     "InvalidSignatureError",
@@ -60,6 +65,7 @@ __all__ = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "CrossSiteRequestError",
     "JWKSError",
     "__version__",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -51,12 +52,23 @@ def _request_args(url: str, timeout: float, connect_timeout: float) -> dict[str,
     }
 
 
+class HTTPStatusError(JWKSError):
+    """A key request answered with a status other than 200; ``status`` says which
+    (the per-kid key sources tell "no such key" from an outage by it)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def _check_response(response: httpx.Response, url: str, max_bytes: int) -> None:
     status = response.status_code
     if 300 <= status < 400:
-        raise JWKSError(f"JWKS request to {url} answered HTTP {status}; redirects are not followed")
+        raise HTTPStatusError(
+            f"JWKS request to {url} answered HTTP {status}; redirects are not followed", status
+        )
     if status != 200:
-        raise JWKSError(f"JWKS request to {url} answered HTTP {status}")
+        raise HTTPStatusError(f"JWKS request to {url} answered HTTP {status}", status)
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
         raise JWKSError(
@@ -73,6 +85,9 @@ def _too_big(url: str, limit: int) -> JWKSError:
 
 def _timed_out(url: str, timeout: float) -> JWKSError:
     return JWKSError(f"JWKS request to {url} timed out after {timeout:g} s (the total allowed)")
+
+
+Decode = Callable[[bytes, str], Any]  # (body, url) -> document; raises JWKSError
 
 
 def _decode(body: bytes, url: str) -> dict[str, Any]:
@@ -98,7 +113,8 @@ def _fetch_blocking(
     connect_timeout: float,
     max_bytes: int,
     abandoned: threading.Event,
-) -> dict[str, Any]:
+    decode: Decode = _decode,
+) -> Any:
     try:
         with client.stream(**_request_args(url, timeout, connect_timeout)) as response:
             _check_response(response, url, max_bytes)
@@ -114,7 +130,7 @@ def _fetch_blocking(
                     raise _timed_out(url, timeout)
     except httpx.HTTPError as exc:
         raise _transport_error(url, exc) from None
-    return _decode(bytes(body), url)
+    return decode(bytes(body), url)
 
 
 def fetch_jwks(
@@ -124,19 +140,21 @@ def fetch_jwks(
     timeout: float,
     max_bytes: int,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-) -> dict[str, Any]:
-    """GET ``url`` and return its JWKS object within ``timeout`` seconds.
+    decode: Decode = _decode,
+) -> Any:
+    """GET ``url`` and return its JWKS object within ``timeout`` seconds (or what
+    ``decode`` makes of the body: the per-kid PEM documents of a load balancer).
 
     Raises:
         JWKSError: any failure: timeout, connection, status, size, content.
     """
-    outcome: list[dict[str, Any] | JWKSError] = []
+    outcome: list[Any] = []
     abandoned = threading.Event()
 
     def work() -> None:
         try:
             outcome.append(
-                _fetch_blocking(client, url, timeout, connect_timeout, max_bytes, abandoned)
+                _fetch_blocking(client, url, timeout, connect_timeout, max_bytes, abandoned, decode)
             )
         except JWKSError as exc:
             outcome.append(exc)
@@ -156,8 +174,13 @@ def fetch_jwks(
 
 
 async def _afetch(
-    client: httpx.AsyncClient, url: str, timeout: float, connect_timeout: float, max_bytes: int
-) -> dict[str, Any]:
+    client: httpx.AsyncClient,
+    url: str,
+    timeout: float,
+    connect_timeout: float,
+    max_bytes: int,
+    decode: Decode = _decode,
+) -> Any:
     try:
         async with client.stream(**_request_args(url, timeout, connect_timeout)) as response:
             _check_response(response, url, max_bytes)
@@ -168,7 +191,7 @@ async def _afetch(
                     raise _too_big(url, max_bytes)
     except httpx.HTTPError as exc:
         raise _transport_error(url, exc) from None
-    return _decode(bytes(body), url)
+    return decode(bytes(body), url)
 
 
 async def afetch_jwks(
@@ -178,13 +201,14 @@ async def afetch_jwks(
     timeout: float,
     max_bytes: int,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-) -> dict[str, Any]:
+    decode: Decode = _decode,
+) -> Any:
     """Async twin of :func:`fetch_jwks`; never blocks the event loop."""
     import asyncio  # here, not at the top: sync users never pay for importing it
 
     try:
         return await asyncio.wait_for(
-            _afetch(client, url, timeout, connect_timeout, max_bytes), timeout
+            _afetch(client, url, timeout, connect_timeout, max_bytes, decode), timeout
         )
     except asyncio.TimeoutError:
         raise _timed_out(url, timeout) from None

@@ -222,6 +222,21 @@ class KeySet:
         return cls(keys, rejected, fetched_at, frozenset(prints))
 
 
+@dataclass(frozen=True)
+class KeyDocument:
+    """What one key URL serves: how its body is decoded, and how the decoded document
+    becomes a ``KeySet``. The default is a JWKS; a load balancer serves one PEM per kid."""
+
+    decode: Callable[[bytes, str], Any]  # (body, url) -> document; raises JWKSError
+    keyset: Callable[[Any, float, KeySet | None], KeySet]  # (document, fetched_at, previous)
+
+
+def _jwks_document() -> KeyDocument:
+    from ._fetch import _decode
+
+    return KeyDocument(_decode, KeySet.from_jwks)
+
+
 class StaticKeys:
     """Keys given in memory (``jwks=``): never fetches."""
 
@@ -322,9 +337,11 @@ class RemoteKeys:
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         rng: random.Random | None = None,
+        document: KeyDocument | None = None,
     ) -> None:
         self.url = url
         self.label = url
+        self._doc = document or _jwks_document()
         self.policy = policy
         self._clock = clock
         self._rng = rng or random.Random()
@@ -532,16 +549,14 @@ class RemoteKeys:
             )
         return flight, True
 
-    def _land(
-        self, flight: _Flight, outcome: dict[str, Any] | JWKSError | None, elapsed: float
-    ) -> None:
+    def _land(self, flight: _Flight, outcome: Any, elapsed: float) -> None:
         """End ``flight``: apply its outcome (None: aborted) and wake every waiter."""
         result: KeySet | JWKSError | None = None
-        if isinstance(outcome, dict):
+        if outcome is not None and not isinstance(outcome, JWKSError):
             # Prepared outside the lock (only the flight's leader writes the key set,
             # so reading the previous one here is safe); lookups never wait for it.
             try:
-                result = KeySet.from_jwks(outcome, self._clock(), self._keyset)
+                result = self._doc.keyset(outcome, self._clock(), self._keyset)
             except JWKSError as exc:
                 result = JWKSError(f"{self.url}: {exc.message}")
         else:
@@ -606,7 +621,7 @@ class RemoteKeys:
     def _run(self, flight: _Flight) -> None:
         log.info("JWKS fetch started: %s (%s)", self.url, flight.reason)
         started = time.monotonic()
-        outcome: dict[str, Any] | JWKSError | None = None
+        outcome: Any = None
         try:
             try:
                 outcome = fetch_jwks(
@@ -615,6 +630,7 @@ class RemoteKeys:
                     timeout=self.policy.timeout,
                     connect_timeout=self.policy.connect_timeout,
                     max_bytes=self.policy.max_bytes,
+                    decode=self._doc.decode,
                 )
             except JWKSError as exc:
                 outcome = exc
@@ -624,7 +640,7 @@ class RemoteKeys:
     async def _arun(self, flight: _Flight) -> None:
         log.info("JWKS fetch started: %s (%s)", self.url, flight.reason)
         started = time.monotonic()
-        outcome: dict[str, Any] | JWKSError | None = None
+        outcome: Any = None
         try:
             try:
                 outcome = await self._afetch()
@@ -634,12 +650,13 @@ class RemoteKeys:
             # Also on cancellation: waiters are woken and one of them fetches instead.
             self._land(flight, outcome, time.monotonic() - started)
 
-    async def _afetch(self) -> dict[str, Any]:
+    async def _afetch(self) -> Any:
         pol = self.policy
         args: dict[str, Any] = {
             "timeout": pol.timeout,
             "connect_timeout": pol.connect_timeout,
             "max_bytes": pol.max_bytes,
+            "decode": self._doc.decode,
         }
         if self._ahttp is not None:
             return await afetch_jwks(self._ahttp, self.url, **args)

@@ -9,6 +9,7 @@ The tree::
     │   ├── MalformedTokenError            not a compact JWS, bad base64url/JSON, too large
     │   ├── UnsupportedAlgorithmError      header alg is not RS256 (none, HS256, ES256, ...)
     │   ├── InvalidHeaderError             kid missing/not a string, crit present, ...
+    │   ├── InvalidSignerError             x-amzn-oidc-data signed by a load balancer not configured
     │   ├── UnknownKeyError                kid not in the pool's key set
     │   ├── UnusableKeyError               the pool's JWK for that kid is not an RS256 signing key
     │   ├── InvalidSignatureError          signature does not verify
@@ -21,6 +22,7 @@ The tree::
     ├── ForbiddenError             403     the token is valid, the caller lacks a permission
     │   ├── MissingGroupError              not in a required cognito:groups group
     │   ├── MissingScopeError              no required OAuth scope
+    │   ├── CrossSiteRequestError          a cookie token on an unsafe method, no proof of origin
     │   └── CustomCheckError               a user-supplied check refused the claims
     └── JWKSError                  503     keys could not be fetched and none are cached
 
@@ -40,6 +42,7 @@ __all__ = [
     "MalformedTokenError",
     "UnsupportedAlgorithmError",
     "InvalidHeaderError",
+    "InvalidSignerError",
     "UnknownKeyError",
     "UnusableKeyError",
     "InvalidSignatureError",
@@ -53,6 +56,7 @@ __all__ = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "CrossSiteRequestError",
     "JWKSError",
 ]
 
@@ -103,6 +107,13 @@ class UnsupportedAlgorithmError(InvalidTokenError):
 
 class InvalidHeaderError(InvalidTokenError):
     code = "invalid_header"
+
+
+class InvalidSignerError(InvalidTokenError):
+    """An ``x-amzn-oidc-data`` token whose ``signer`` is not a configured load balancer
+    ARN (another load balancer, account or region): see ``AlbVerifier``."""
+
+    code = "invalid_signer"
 
 
 class UnknownKeyError(InvalidTokenError):
@@ -158,6 +169,14 @@ class MissingScopeError(ForbiddenError):
 
 class CustomCheckError(ForbiddenError):
     code = "custom_check_failed"
+
+
+class CrossSiteRequestError(ForbiddenError):
+    """A token taken from a cookie on a state-changing request (or a WebSocket
+    handshake) that shows no sign of coming from the app's own pages: refused as
+    cross-site request forgery (see ``TokenSource.cookie``)."""
+
+    code = "cross_site_request"
 
 
 class JWKSError(CognitoVerifyError):

@@ -10,6 +10,7 @@ import cognito_verify
 
 DOCUMENTED = [
     "CognitoVerifier",
+    "AlbVerifier",
     "UserPool",
     "KeyStats",
     "Claims",
@@ -20,6 +21,7 @@ DOCUMENTED = [
     "MalformedTokenError",
     "UnsupportedAlgorithmError",
     "InvalidHeaderError",
+    "InvalidSignerError",
     "UnknownKeyError",
     "UnusableKeyError",
     "InvalidSignatureError",
@@ -33,6 +35,7 @@ DOCUMENTED = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "CrossSiteRequestError",
     "JWKSError",
     "__version__",
 ]
@@ -53,7 +56,14 @@ def test_every_exported_name_exists() -> None:
 def test_testing_kit_surface() -> None:
     from cognito_verify import testing
 
-    assert testing.__all__ == ["LocalUserPool", "JWKSServer", "b64url", "encode_token"]
+    assert testing.__all__ == [
+        "LocalUserPool",
+        "JWKSServer",
+        "LocalAlb",
+        "AlbKeyServer",
+        "b64url",
+        "encode_token",
+    ]
 
 
 FRAMEWORKS = ["flask", "fastapi", "starlette", "django", "rest_framework", "werkzeug", "uvicorn"]

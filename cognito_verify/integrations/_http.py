@@ -1,23 +1,36 @@
 """HTTP semantics shared by every adapter: finding the token, and answering refusals.
 
 No framework is imported here; adapters turn ``Refusal`` into their own response type.
+Where the token is read from is one value object, ``TokenSource``; the whole check of a
+request (token sources, the load balancer's ``x-amzn-oidc-data``, both verifiers) is
+one ``Authenticator`` that every adapter drives with its own request type.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from ..claims import Claims
 from ..errors import (
     CognitoVerifyError,
+    ConfigurationError,
+    CrossSiteRequestError,
     ForbiddenError,
+    InvalidClaimError,
     InvalidTokenError,
     JWKSError,
     MalformedTokenError,
     MissingScopeError,
     MissingTokenError,
 )
+
+if TYPE_CHECKING:  # the verifiers import httpx; this module stays importable without cost
+    from ..alb import AlbVerifier
+    from ..verifier import CognitoVerifier
 
 # Short, fixed texts: the client learns the class of failure, never the exception
 # message (which can name the configured issuers and app clients) nor the token.
@@ -111,3 +124,320 @@ def refusal(exc: CognitoVerifyError) -> Refusal:
     if isinstance(exc, JWKSError):
         return Refusal(503, {"Retry-After": "5"}, exc.code)
     return Refusal(500, {}, exc.code)
+
+
+# --- where the token is read from -----------------------------------------------------
+
+#: All values of one request header, by lower-case name (an adapter's view of a request).
+HeaderValues = Callable[[str], Sequence[str]]
+
+# RFC 9110 token characters: what a header or cookie name may be made of.
+_TOKEN_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# RFC 9110 s9.2.1: methods a cross-site page may trigger without the user's intent
+# having any effect. Everything else changes state and gets the cookie CSRF rule.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+DEFAULT_CSRF_HEADER = "x-requested-with"
+
+
+@dataclass(frozen=True)
+class TokenSource:
+    """Where a request carries its Cognito token. Build one with a class method:
+
+    * ``TokenSource.bearer()``: ``Authorization: Bearer <token>`` (the default);
+    * ``TokenSource.header("x-amzn-oidc-accesstoken")``: the whole value of a header,
+      no scheme (what an Application Load Balancer forwards);
+    * ``TokenSource.cookie("access_token")``: a cookie, for same-site browser apps.
+
+    A cookie is sent by the browser on requests other sites trigger, so a cookie token
+    on an unsafe method (anything but GET, HEAD, OPTIONS, TRACE) or a WebSocket
+    handshake is refused with ``CrossSiteRequestError`` (403) unless the request shows
+    it comes from the app itself: ``Sec-Fetch-Site: same-origin``, an ``Origin`` in
+    ``trusted_origins``, or the ``csrf_header`` (``X-Requested-With`` by default; a
+    cross-site form cannot set a header, and a cross-site script needs a CORS preflight
+    that the app would have to allow). ``csrf_protection=False`` turns this off for
+    apps that have their own CSRF tokens. See docs/alb.md, "Cookies and CSRF".
+    """
+
+    kind: Literal["bearer", "header", "cookie"]
+    name: str  # the header (lower case) or cookie name
+    trusted_origins: frozenset[str] = frozenset()
+    csrf_header: str | None = DEFAULT_CSRF_HEADER
+    csrf_protection: bool = True
+
+    @classmethod
+    def bearer(cls) -> TokenSource:
+        return cls("bearer", "authorization")
+
+    @classmethod
+    def header(cls, name: str) -> TokenSource:
+        """The token is the whole value of header ``name`` (no ``Bearer`` prefix)."""
+        name = _name(name, "header name")
+        if name == "authorization":
+            raise ConfigurationError(
+                "the Authorization header carries a scheme: use TokenSource.bearer()"
+            )
+        if name == "cookie":
+            raise ConfigurationError("use TokenSource.cookie(name) for a cookie")
+        return cls("header", name)
+
+    @classmethod
+    def cookie(
+        cls,
+        name: str,
+        *,
+        trusted_origins: Iterable[str] = (),
+        csrf_header: str | None = DEFAULT_CSRF_HEADER,
+        csrf_protection: bool = True,
+    ) -> TokenSource:
+        """The token is the value of cookie ``name`` (see the class doc for CSRF)."""
+        if isinstance(trusted_origins, str):
+            raise ConfigurationError("trusted_origins must be a list of origins")
+        origins = frozenset(trusted_origins)
+        for origin in origins:
+            if not re.fullmatch(r"https?://[^/?#\s]+", origin):
+                raise ConfigurationError(
+                    f"trusted origin {origin!r} must be scheme://host[:port], no path"
+                )
+        header = _name(csrf_header, "csrf_header").lower() if csrf_header is not None else None
+        if not isinstance(name, str) or not _TOKEN_NAME.fullmatch(name):
+            raise ConfigurationError(f"cookie name {name!r} is not a valid cookie name")
+        return cls("cookie", name, origins, header, bool(csrf_protection))
+
+    def __repr__(self) -> str:
+        if self.kind == "bearer":
+            return "TokenSource.bearer()"
+        return f"TokenSource.{self.kind}({self.name!r})"
+
+    def read(self, headers: HeaderValues) -> str | None:
+        """This source's token in a request, or None when the request has none.
+
+        Raises ``MalformedTokenError`` for two headers or two cookies of the name (a
+        proxy may have checked one while the app reads the other) and
+        ``MissingTokenError`` for an ``Authorization`` header of another scheme.
+        """
+        if self.kind == "cookie":
+            return _cookie(headers("cookie"), self.name)
+        value = single_header(headers(self.name))
+        if value is None:
+            return None
+        if self.kind == "bearer":
+            return bearer_token(value)
+        value = value.strip()
+        if not value:
+            raise MissingTokenError(f"the {self.name} header is empty")
+        return value
+
+    def check_origin(self, method: str, headers: HeaderValues) -> None:
+        """The cookie CSRF rule for a request whose token came from this source.
+
+        Raises:
+            CrossSiteRequestError: an unsafe method (or ``"WEBSOCKET"``) without any
+                sign that the request comes from the app's own pages.
+        """
+        if self.kind != "cookie" or not self.csrf_protection or method.upper() in SAFE_METHODS:
+            return
+        if [v.strip().lower() for v in headers("sec-fetch-site")] == ["same-origin"]:
+            return
+        origins = headers("origin")
+        if len(origins) == 1 and origins[0].strip() in self.trusted_origins:
+            return
+        if self.csrf_header is not None and headers(self.csrf_header):
+            return
+        raise CrossSiteRequestError(
+            f"a {method.upper()} request authenticated by the {self.name!r} cookie carries no "
+            "proof of coming from this site (Sec-Fetch-Site: same-origin, a trusted Origin, "
+            f"or the {self.csrf_header or 'CSRF'} header)"
+        )
+
+
+def _name(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _TOKEN_NAME.fullmatch(value):
+        raise ConfigurationError(f"{what} {value!r} is not a valid HTTP header name")
+    return value.lower()
+
+
+def _cookie(values: Sequence[str], name: str) -> str | None:
+    found: list[str] = []
+    for header in values:
+        for pair in header.split(";"):
+            key, eq, value = pair.strip().partition("=")
+            if eq and key.strip() == name:
+                value = value.strip()
+                if len(value) >= 2 and value[0] == value[-1] == '"':
+                    value = value[1:-1]
+                found.append(value)
+    if len(found) > 1:
+        # Two cookies of one name (a parent domain's and the app's): which one the
+        # browser meant is ambiguous, and a sibling subdomain can plant one.
+        raise MalformedTokenError(f"the request has more than one {name!r} cookie")
+    return found[0] or None if found else None
+
+
+def token_sources(value: object) -> tuple[TokenSource, ...]:
+    """Normalise an adapter's ``token_source=`` (one source or a list of them)."""
+    if value is None:
+        return (TokenSource.bearer(),)
+    items = (value,) if isinstance(value, TokenSource) else value
+    if not isinstance(items, Sequence) or isinstance(items, str) or not items:
+        raise ConfigurationError("token_source must be a TokenSource or a non-empty list of them")
+    if not all(isinstance(s, TokenSource) for s in items):
+        raise ConfigurationError(
+            "token_source must be built with TokenSource.bearer(), .header(name) or .cookie(name)"
+        )
+    return tuple(items)
+
+
+def find_token(
+    sources: Sequence[TokenSource], headers: HeaderValues, method: str = "GET"
+) -> tuple[str, TokenSource]:
+    """The token of the first source (in the given order) the request carries.
+
+    Raises:
+        MissingTokenError: no source has a token.
+        MalformedTokenError: a duplicated header or cookie.
+        CrossSiteRequestError: a cookie token on an unsafe method without proof of origin.
+    """
+    for source in sources:
+        token = source.read(headers)
+        if token is not None:
+            source.check_origin(method, headers)
+            return token, source
+    where = ", ".join(repr(s) for s in sources)
+    raise MissingTokenError(f"the request has no token (looked in {where})")
+
+
+# --- the whole check of a request -----------------------------------------------------
+
+#: The header of the load balancer's signed user claims.
+ALB_DATA_HEADER = "x-amzn-oidc-data"
+#: The header of the Cognito access token a load balancer forwards (no scheme).
+ALB_ACCESS_TOKEN_HEADER = "x-amzn-oidc-accesstoken"
+
+
+class Credentials(NamedTuple):
+    """What an accepted request proved: ``claims`` (the Cognito token's, or the load
+    balancer's when only an ``AlbVerifier`` is configured) and ``alb_claims``."""
+
+    claims: Claims | None
+    alb_claims: Claims | None
+
+
+_ANONYMOUS = Credentials(None, None)
+
+
+class Authenticator:
+    """Finds and verifies a request's credentials; each adapter only adapts its
+    request type to ``(method, headers)`` and the answer to its framework.
+
+    Args:
+        verifier: the ``CognitoVerifier`` for the token found by ``token_source``;
+            may be None when ``alb`` is given.
+        alb: an ``AlbVerifier``: ``x-amzn-oidc-data`` is then required and verified
+            too, and with a ``verifier`` both must name the same user (``sub``).
+        token_source: one ``TokenSource`` or a list, tried in order. Default:
+            ``Authorization: Bearer``, or ``x-amzn-oidc-accesstoken`` when ``alb`` is given.
+    """
+
+    def __init__(
+        self,
+        verifier: CognitoVerifier | None,
+        *,
+        alb: AlbVerifier | None = None,
+        token_source: object = None,
+    ) -> None:
+        from ..alb import AlbVerifier
+        from ..verifier import CognitoVerifier
+
+        if verifier is not None and not isinstance(verifier, CognitoVerifier):
+            raise TypeError("verifier must be a CognitoVerifier")
+        if alb is not None and not isinstance(alb, AlbVerifier):
+            raise TypeError("alb must be an AlbVerifier")
+        if verifier is None and alb is None:
+            raise TypeError("a CognitoVerifier, an AlbVerifier, or both are needed")
+        if token_source is None and alb is not None:
+            token_source = TokenSource.header(ALB_ACCESS_TOKEN_HEADER)
+        self.verifier = verifier
+        self.alb = alb
+        self.sources = token_sources(token_source)
+
+    def validate(self, requirements: dict[str, Any]) -> None:
+        """Fail now (a programming error) for bad group/scope requirements."""
+        from ..verifier import CognitoVerifier
+
+        CognitoVerifier._extra(**requirements)
+
+    def _tokens(
+        self, method: str, headers: HeaderValues, optional: bool
+    ) -> tuple[str | None, str | None] | None:
+        """(cognito token, alb data token), or None for an allowed anonymous request."""
+        data = None
+        if self.alb is not None:
+            data = single_header(headers(ALB_DATA_HEADER))
+        token = None
+        if self.verifier is not None:
+            try:
+                token = find_token(self.sources, headers, method)[0]
+            except MissingTokenError:
+                if not optional or data is not None:
+                    raise
+        if self.alb is not None and data is None:
+            if optional and token is None:
+                return None
+            raise MissingTokenError(f"the request has no {ALB_DATA_HEADER} header")
+        if token is None and data is None:
+            return None
+        return token, data
+
+    def _combine(self, claims: Claims | None, alb_claims: Claims | None, needs: Any) -> Credentials:
+        if (
+            claims is not None
+            and alb_claims is not None
+            and claims.get("sub") != alb_claims.get("sub")
+        ):
+            # Both are genuine, but of two different users: never mix them.
+            raise InvalidClaimError(
+                "the access token and the load balancer's claims name different users"
+            )
+        if claims is None:
+            claims = alb_claims
+            if needs and claims is not None:
+                from .._token import Requirements, authorize
+
+                authorize(claims.groups, claims.scopes, Requirements.build(**needs))
+        return Credentials(claims, alb_claims)
+
+    def authenticate(
+        self, method: str, headers: HeaderValues, *, optional: bool = False, **needs: Any
+    ) -> Credentials:
+        """Verify the request (sync). ``needs``: groups / all_groups / scopes / all_scopes.
+
+        Raises:
+            CognitoVerifyError: the refusal to answer (see ``refusal``).
+        """
+        found = self._tokens(method, headers, optional)
+        if found is None:
+            return _ANONYMOUS
+        token, data = found
+        needs = {k: v for k, v in needs.items() if v is not None}
+        alb_claims = self.alb.verify(data) if self.alb is not None and data is not None else None
+        claims = None
+        if self.verifier is not None and token is not None:
+            claims = self.verifier.verify(token, **needs)
+        return self._combine(claims, alb_claims, needs)
+
+    async def aauthenticate(
+        self, method: str, headers: HeaderValues, *, optional: bool = False, **needs: Any
+    ) -> Credentials:
+        """Async twin of :meth:`authenticate`."""
+        found = self._tokens(method, headers, optional)
+        if found is None:
+            return _ANONYMOUS
+        token, data = found
+        needs = {k: v for k, v in needs.items() if v is not None}
+        alb_claims = None
+        if self.alb is not None and data is not None:
+            alb_claims = await self.alb.averify(data)
+        claims = None
+        if self.verifier is not None and token is not None:
+            claims = await self.verifier.averify(token, **needs)
+        return self._combine(claims, alb_claims, needs)
