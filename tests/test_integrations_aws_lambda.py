@@ -410,3 +410,108 @@ def test_docs_example_every_handler(pool: LocalUserPool, monkeypatch: pytest.Mon
         answer = app.appsync_authorizer(pool.lambda_event("appsync_authorizer", reader), None)
         assert answer["isAuthorized"] is True
         assert server.request_count == 1
+
+
+# --- token sources and the load balancer's claims (issue 11's shared definitions) -------
+
+
+def cookie_event(shape: str, cookie: str, method: str, **headers: str) -> dict[str, Any]:
+    event = proxy(shape, None)
+    if shape == "http":  # payload 2.0 carries cookies in their own list
+        event["cookies"] = ["theme=dark", cookie]
+        event["requestContext"]["http"]["method"] = method
+        event["headers"] |= headers
+    else:
+        event["httpMethod"] = method
+        event["headers"] |= {"Cookie": f"theme=dark; {cookie}", **headers}
+        event["multiValueHeaders"] |= {"Cookie": [f"theme=dark; {cookie}"]}
+        event["multiValueHeaders"] |= {k: [v] for k, v in headers.items()}
+    return event
+
+
+@pytest.mark.parametrize("shape", ["http", "rest"])
+def test_cookie_token_source_with_the_csrf_rule(
+    shape: str, pool: LocalUserPool, clock: Any
+) -> None:
+    from cognito_verify.integrations._http import TokenSource
+
+    auth = LambdaAuth(make_verifier(pool, clock), token_source=TokenSource.cookie("access_token"))
+    handler = handlers(auth, "sync")["/protected"]
+    cookie = f"access_token={pool.access_token()}"
+    assert handler(cookie_event(shape, cookie, "GET"), None)["statusCode"] == 200
+    refused = handler(cookie_event(shape, cookie, "POST"), None)
+    check_refusal(refused, "rest", 403, "cross_site_request", None)
+    same_site = cookie_event(shape, cookie, "POST", **{"sec-fetch-site": "same-origin"})
+    assert handler(same_site, None)["statusCode"] == 200
+    # The default stays Authorization: Bearer only.
+    default = handlers(LambdaAuth(make_verifier(pool, clock)), "sync")["/protected"]
+    check_refusal(
+        default(cookie_event(shape, cookie, "GET"), None), "rest", 401, "missing_token", "Bearer"
+    )
+
+
+def test_header_token_source_and_alb_claims(pool: LocalUserPool, clock: Any) -> None:
+    from cognito_verify.testing import LocalAlb
+
+    alb = LocalAlb(pool=pool, clock=clock)
+    with (
+        alb.serve() as server,
+        alb.verifier(
+            server.public_keys_url, clock=clock, allow_insecure_keys_url=True
+        ) as alb_verifier,
+    ):
+        auth = LambdaAuth(make_verifier(pool, clock), alb=alb_verifier)
+        seen: list[tuple[str | None, str | None]] = []
+
+        @auth.required
+        def handler(event: Any, context: Any) -> dict[str, Any]:
+            claims, alb_claims = auth.current_claims, auth.current_alb_claims
+            assert claims is not None and alb_claims is not None
+            seen.append((claims.username, alb_claims.get("email")))
+            return {"statusCode": 200}
+
+        for shape in ("alb", "alb_multi"):
+            event = proxy(shape, None)
+            sent = alb.headers("alice")
+            if shape == "alb":
+                event["headers"] |= sent
+            else:
+                event["multiValueHeaders"] |= {k: [v] for k, v in sent.items()}
+            assert handler(event, None) == {"statusCode": 200}
+            # Without the load balancer's signed claims: refused.
+            if shape == "alb":
+                del event["headers"]["x-amzn-oidc-data"]
+            else:
+                del event["multiValueHeaders"]["x-amzn-oidc-data"]
+            check_refusal(handler(event, None), shape, 401, "missing_token", "Bearer")
+        assert seen == [("alice", "alice@example.com")] * 2
+        assert auth.current_claims is None and auth.current_alb_claims is None
+
+
+def test_authorizers_with_token_sources(pool: LocalUserPool, clock: Any) -> None:
+    from _lambda_samples import REST_REQUEST, REST_TOKEN, load
+
+    from cognito_verify import CrossSiteRequestError
+    from cognito_verify.integrations._http import TokenSource
+    from cognito_verify.integrations.aws_lambda import Unauthorized
+
+    token = pool.access_token()
+    bare = LambdaAuth(make_verifier(pool, clock), token_source=TokenSource.header("x-token"))
+    event = load(REST_TOKEN[1]) | {"authorizationToken": token}
+    assert (
+        bare.rest_authorizer()(event, None)["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    )
+    with pytest.raises(Unauthorized):  # the default wants "Bearer <token>"
+        LambdaAuth(make_verifier(pool, clock)).rest_authorizer()(event, None)
+
+    cookies = LambdaAuth(make_verifier(pool, clock), token_source=TokenSource.cookie("id"))
+    request = with_authorization(load(REST_REQUEST[1]), None)
+    request["httpMethod"] = "GET"
+    request["headers"]["Cookie"] = f"id={token}"
+    request["multiValueHeaders"]["Cookie"] = [f"id={token}"]
+    answer = cookies.rest_authorizer()(request, None)
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    request["httpMethod"] = "POST"
+    # Not a Deny: API Gateway would cache it for the cookie and lock the user out.
+    with pytest.raises(CrossSiteRequestError):
+        cookies.rest_authorizer()(request, None)

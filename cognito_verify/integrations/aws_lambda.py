@@ -40,6 +40,7 @@ from ..claims import Claims
 from ..errors import (
     CognitoVerifyError,
     ConfigurationError,
+    CrossSiteRequestError,
     ForbiddenError,
     InvalidClaimError,
     InvalidTokenError,
@@ -48,10 +49,20 @@ from ..errors import (
     MissingTokenError,
 )
 from ..verifier import CognitoVerifier
-from ._http import bearer_token, refusal, single_header
+from ._http import (
+    Authenticator,
+    Credentials,
+    HeaderValues,
+    TokenSource,
+    bearer_token,
+    find_token,
+    refusal,
+)
 
 if TYPE_CHECKING:
     import asyncio
+
+    from ..alb import AlbVerifier
 
 __all__ = [
     "LambdaAuth",
@@ -107,7 +118,7 @@ def event_shape(event: Event) -> Shape:
     return "rest"
 
 
-def _header_values(event: Event, name: str) -> list[str]:
+def _raw_values(event: Event, name: str) -> list[str]:
     """Every value of header ``name`` (any case) in a proxy or authorizer event."""
     wanted = name.lower()
     multi = event.get("multiValueHeaders")
@@ -123,23 +134,47 @@ def _header_values(event: Event, name: str) -> list[str]:
         for key, value in single.items():
             if isinstance(key, str) and key.lower() == wanted and isinstance(value, str):
                 one.append(value)
-    if many:
-        # API Gateway copies the last value of each header into `headers`; a value
-        # found only there means the two maps disagree, and guessing which one a
-        # proxy in front checked is how a token gets smuggled past it.
-        if any(value not in many for value in one):
-            raise MalformedTokenError("the event's headers and multiValueHeaders disagree")
-        found = many
-    else:
-        found = one
+    if not many:
+        return one
+    # API Gateway copies the last value of each header into `headers`; a value found
+    # only there means the two maps disagree, and guessing which one a proxy in front
+    # checked is how a token gets smuggled past it.
+    if any(value not in many for value in one):
+        raise MalformedTokenError(f"the event's headers and multiValueHeaders disagree on {name}")
+    return many
+
+
+def _header_values(event: Event, name: str) -> list[str]:
+    """Every value of header ``name``, repeated headers joined by commas split apart."""
     # Payload 2.0 (HTTP API, Function URL) joins repeated headers with a comma, and a
-    # comma never belongs in a bearer token: split, so two headers count as two.
-    return [part for value in found for part in value.split(",")]
+    # comma never belongs in a token: split, so two headers count as two.
+    return [part for value in _raw_values(event, name) for part in value.split(",")]
 
 
-def _event_token(event: Event) -> str:
-    """The bearer token of a proxy or REQUEST authorizer event (duplicate headers refused)."""
-    return bearer_token(single_header(_header_values(event, "Authorization")))
+def _headers(event: Event) -> HeaderValues:
+    """The event's headers as the token sources read them (``cookie`` from payload
+    2.0's ``cookies`` list too)."""
+
+    def values(name: str) -> list[str]:
+        if name == "cookie":
+            found = _raw_values(event, "cookie")
+            cookies = event.get("cookies")
+            if isinstance(cookies, list):
+                found += [c for c in cookies if isinstance(c, str)]
+            return found
+        return _header_values(event, name)
+
+    return values
+
+
+def _method(event: Event) -> str:
+    """The request method; ``UNKNOWN`` (an unsafe method for the cookie rule) if absent."""
+    method = event.get("httpMethod")
+    if not isinstance(method, str):
+        context = event.get("requestContext")
+        http = context.get("http") if isinstance(context, Mapping) else None
+        method = http.get("method") if isinstance(http, Mapping) else None
+    return method.upper() if isinstance(method, str) and method else "UNKNOWN"
 
 
 def _response(event: Event, exc: CognitoVerifyError) -> dict[str, Any]:
@@ -299,36 +334,77 @@ class LambdaAuth:
     execution environment and keys are fetched once per cold start, not per call.
 
     Args:
-        verifier: the ``CognitoVerifier`` that checks every token.
+        verifier: the ``CognitoVerifier`` that checks every token; may be None for
+            proxy handlers behind an ALB when ``alb`` is given.
+        alb: an ``AlbVerifier``: proxy handlers then also require and verify the load
+            balancer's ``x-amzn-oidc-data`` header (and read the access token from
+            ``x-amzn-oidc-accesstoken`` unless ``token_source`` says otherwise); both
+            must name the same user. See docs/alb.md.
+        token_source: where proxy and authorizer events carry the token: a
+            ``TokenSource`` or a list tried in order (``TokenSource.bearer()``, the
+            default; ``.header(name)``; ``.cookie(name)``, which payload 2.0 events
+            carry in ``cookies``). See docs/aws-lambda.md for cookies and authorizers.
+
+    Raises:
+        TypeError: a verifier of the wrong type, or neither verifier.
+        ConfigurationError: an invalid ``token_source``.
     """
 
-    def __init__(self, verifier: CognitoVerifier) -> None:
-        if not isinstance(verifier, CognitoVerifier):
-            raise ConfigurationError("LambdaAuth needs a CognitoVerifier")
+    def __init__(
+        self,
+        verifier: CognitoVerifier | None = None,
+        *,
+        alb: AlbVerifier | None = None,
+        token_source: TokenSource | Sequence[TokenSource] | None = None,
+    ) -> None:
+        self._authenticator = Authenticator(verifier, alb=alb, token_source=token_source)
         self.verifier = verifier
-        self._claims: contextvars.ContextVar[Claims | None] = contextvars.ContextVar(
-            "cognito_verify.lambda.claims", default=None
+        self.alb = alb
+        self._claims: contextvars.ContextVar[Credentials | None] = contextvars.ContextVar(
+            "cognito_verify.lambda.credentials", default=None
         )
 
     def __repr__(self) -> str:
-        return f"<LambdaAuth {self.verifier!r}>"
+        return f"<LambdaAuth {self.verifier or self.alb!r}>"
 
     @property
     def current_claims(self) -> Claims | None:
         """The verified claims of the invocation being handled; ``None`` when it is
         anonymous (``optional=True``) or outside a handler wrapped by ``required``.
+        (Behind an ALB with only an ``AlbVerifier``: the load balancer's claims.)
 
         Held in a context variable that is reset when the handler returns or raises,
         so claims never leak into the next invocation of a warm environment. Threads
         the handler starts do not see it (pass the claims to them).
         """
-        return self._claims.get()
+        found = self._claims.get()
+        return found.claims if found is not None else None
+
+    @property
+    def current_alb_claims(self) -> Claims | None:
+        """The verified ``x-amzn-oidc-data`` claims of this invocation (with ``alb``)."""
+        found = self._claims.get()
+        return found.alb_claims if found is not None else None
 
     # --- proxy handlers --------------------------------------------------------------
 
-    def _token(self, event: Event) -> str:
-        # The one place a proxy token is read: token sources (header, cookie) plug in here.
-        return _event_token(event)
+    def _credentials(self, event: object, options: Mapping[str, Any]) -> Credentials:
+        if not isinstance(event, Mapping):
+            raise MissingTokenError("the event is not an HTTP event (not a JSON object)")
+        needs = dict(options)
+        optional = bool(needs.pop("optional", False))
+        return self._authenticator.authenticate(
+            _method(event), _headers(event), optional=optional, **needs
+        )
+
+    async def _acredentials(self, event: object, options: Mapping[str, Any]) -> Credentials:
+        if not isinstance(event, Mapping):
+            raise MissingTokenError("the event is not an HTTP event (not a JSON object)")
+        needs = dict(options)
+        optional = bool(needs.pop("optional", False))
+        return await self._authenticator.aauthenticate(
+            _method(event), _headers(event), optional=optional, **needs
+        )
 
     def authenticate(
         self,
@@ -340,7 +416,7 @@ class LambdaAuth:
         all_scopes: Groups = None,
         optional: bool = False,
     ) -> Claims | None:
-        """Verify the bearer token of a proxy ``event`` and return its claims.
+        """Verify the token of a proxy ``event`` and return its claims.
 
         ``None`` when the event has no token and ``optional`` is true.
 
@@ -349,12 +425,9 @@ class LambdaAuth:
             ForbiddenError: a group or scope requirement is not met -> 403.
             JWKSError: the pool's keys cannot be fetched and none are cached -> 503.
         """
-        token = self._optional_token(event, optional)
-        if token is None:
-            return None
-        return self.verifier.verify(
-            token, groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
-        )
+        options: dict[str, Any] = {"groups": groups, "all_groups": all_groups}
+        options |= {"scopes": scopes, "all_scopes": all_scopes, "optional": optional}
+        return self._credentials(event, options).claims
 
     async def aauthenticate(
         self,
@@ -367,24 +440,9 @@ class LambdaAuth:
         optional: bool = False,
     ) -> Claims | None:
         """Async twin of :meth:`authenticate` (keys are fetched with ``averify``)."""
-        token = self._optional_token(event, optional)
-        if token is None:
-            return None
-        return await self.verifier.averify(
-            token, groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
-        )
-
-    def _optional_token(self, event: Event, optional: bool) -> str | None:
-        if not isinstance(event, Mapping):
-            raise MissingTokenError("the event is not an HTTP event (not a JSON object)")
-        try:
-            return self._token(event)
-        except MissingTokenError:
-            # An optional route still refuses a bad token (including duplicates): a
-            # client that sent one expects to be authenticated and must learn it is not.
-            if optional:
-                return None
-            raise
+        options: dict[str, Any] = {"groups": groups, "all_groups": all_groups}
+        options |= {"scopes": scopes, "all_scopes": all_scopes, "optional": optional}
+        return (await self._acredentials(event, options)).claims
 
     @overload
     def required(self, handler: F) -> F: ...
@@ -445,10 +503,10 @@ class LambdaAuth:
 
                 async def invoke(event: Any, context: Any) -> Any:
                     try:
-                        claims = await self.aauthenticate(event, **options)
+                        found = await self._acredentials(event, options)
                     except CognitoVerifyError as exc:
                         return _response(event if isinstance(event, Mapping) else {}, exc)
-                    reset = self._claims.set(claims)
+                    reset = self._claims.set(found)
                     try:
                         return await fn(event, context)
                     finally:
@@ -463,10 +521,10 @@ class LambdaAuth:
             @functools.wraps(fn)
             def wrapper(event: Any, context: Any) -> Any:
                 try:
-                    claims = self.authenticate(event, **options)
+                    found = self._credentials(event, options)
                 except CognitoVerifyError as exc:
                     return _response(event if isinstance(event, Mapping) else {}, exc)
-                reset = self._claims.set(claims)
+                reset = self._claims.set(found)
                 try:
                     return fn(event, context)
                 finally:
@@ -480,24 +538,52 @@ class LambdaAuth:
 
     # --- authorizers -----------------------------------------------------------------
 
+    def _authorizer_verifier(self) -> CognitoVerifier:
+        if self.verifier is None:
+            raise ConfigurationError(
+                "Lambda authorizers verify Cognito tokens: give LambdaAuth a CognitoVerifier"
+            )
+        return self.verifier
+
+    def _request_token(self, event: Event) -> str:
+        """The token of a REQUEST authorizer event, from the configured token sources."""
+        return find_token(self._authenticator.sources, _headers(event), _method(event))[0]
+
+    def _token_event_token(self, event: Event) -> str:
+        """The token of a TOKEN event: the identity-source header's value, read as the
+        first header source reads it (``Bearer <token>`` by default)."""
+        value = event.get("authorizationToken")
+        source = next((s for s in self._authenticator.sources if s.kind != "cookie"), None)
+        if source is None:
+            raise MissingTokenError("a TOKEN authorizer event carries a header, not a cookie")
+
+        def view(wanted: str) -> list[str]:
+            return [value] if isinstance(value, str) and wanted == source.name else []
+
+        return find_token([source], view, "GET")[0]
+
     def _decide(
         self, token_of: Callable[[], str], requirements: Mapping[str, Groups]
     ) -> tuple[Claims, ForbiddenError | None]:
         """The verified claims and, when a requirement is not met, the ``ForbiddenError``.
 
-        Raises ``Unauthorized`` for a missing or bad token; ``JWKSError`` goes through.
+        Raises ``Unauthorized`` for a missing or bad token; ``JWKSError`` goes through,
+        and so does ``CrossSiteRequestError`` (a cookie token without proof of origin),
+        which must not be cached as a Deny of that cookie.
         """
-        token = ""
+        verifier = self._authorizer_verifier()
         try:
             token = token_of()
-            return self.verifier.verify(token, **requirements), None
+            return verifier.verify(token, **requirements), None
         except InvalidTokenError as exc:
             raise Unauthorized(exc) from exc
         except ForbiddenError as exc:
-            # Authorization is the last step of verify: a ForbiddenError means the
-            # signature and every claim check passed, so this payload is the verified
-            # one (needed for the Deny's principalId and context).
-            parsed = _token.parse(token, getattr(self.verifier, "_max_length", len(token)))
+            if isinstance(exc, CrossSiteRequestError):
+                raise
+            # Authorization is the last step of verify: a ForbiddenError from it means
+            # the signature and every claim check passed, so this payload is the
+            # verified one (needed for the Deny's principalId and context).
+            parsed = _token.parse(token, getattr(verifier, "_max_length", len(token)))
             return Claims(parsed.payload), exc
 
     def rest_authorizer(
@@ -541,6 +627,7 @@ class LambdaAuth:
             ConfigurationError: the event is not a REST TOKEN/REQUEST authorizer event.
         """
         requirements = _requirements(groups, all_groups, scopes, all_scopes)
+        self._authorizer_verifier()  # fail when the authorizer is built, not per event
 
         def handler(event: Any, _context: Any = None) -> dict[str, Any]:
             event = _mapping(event)
@@ -548,13 +635,12 @@ class LambdaAuth:
             if kind == "TOKEN":
 
                 def token_of() -> str:
-                    value = event.get("authorizationToken")
-                    return bearer_token(value if isinstance(value, str) else None)
+                    return self._token_event_token(event)
 
             elif kind == "REQUEST":
 
                 def token_of() -> str:
-                    return _event_token(event)
+                    return self._request_token(event)
 
             else:
                 raise ConfigurationError(
@@ -603,13 +689,14 @@ class LambdaAuth:
             ConfigurationError: IAM form and the event has no valid ``routeArn``.
         """
         requirements = _requirements(groups, all_groups, scopes, all_scopes)
+        self._authorizer_verifier()  # fail when the authorizer is built, not per event
 
         def handler(event: Any, _context: Any = None) -> dict[str, Any]:
             event = _mapping(event)
             arn = None
             if not simple_response:
                 arn = _policy_resource(event.get("routeArn") or event.get("methodArn"), resource)
-            claims, denied = self._decide(lambda: _event_token(event), requirements)
+            claims, denied = self._decide(lambda: self._request_token(event), requirements)
             values = scalar_context(context(claims) if context else claims)
             allowed = denied is None
             if denied is not None:
@@ -654,6 +741,7 @@ class LambdaAuth:
             ConfigurationError: ``result_ttl`` is not an int in 0..3600.
         """
         requirements = _requirements(groups, all_groups, scopes, all_scopes)
+        self._authorizer_verifier()  # fail when the authorizer is built, not per event
         if isinstance(result_ttl, bool) or not isinstance(result_ttl, int):
             raise ConfigurationError("result_ttl must be an int of seconds (0..3600)")
         if not 0 <= result_ttl <= 3600:

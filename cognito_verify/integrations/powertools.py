@@ -34,10 +34,12 @@ from ..verifier import CognitoVerifier
 from ._http import refusal
 from .aws_lambda import LambdaAuth
 
-__all__ = ["CognitoAuthMiddleware", "CONTEXT_KEY"]
+__all__ = ["CognitoAuthMiddleware", "CONTEXT_KEY", "ALB_CONTEXT_KEY"]
 
 #: The ``app.context`` key holding the verified ``Claims`` (or ``None``).
 CONTEXT_KEY = "cognito_claims"
+#: The ``app.context`` key of the load balancer's claims (``LambdaAuth(alb=...)``).
+ALB_CONTEXT_KEY = "cognito_alb_claims"
 
 Groups = str | Sequence[str] | None
 
@@ -88,7 +90,7 @@ class CognitoAuthMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg]
 
     def handler(self, app: Any, next_middleware: NextMiddleware) -> Response[Any]:
         try:
-            claims = self.auth.authenticate(app.current_event.raw_event, **self._options)
+            found = self.auth._credentials(app.current_event.raw_event, self._options)
         except CognitoVerifyError as exc:
             answer = refusal(exc)
             return Response(
@@ -97,8 +99,8 @@ class CognitoAuthMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg]
                 body=answer.json.decode("utf-8"),
                 headers={"Cache-Control": "no-store", **answer.headers},
             )
-        app.append_context(**{CONTEXT_KEY: claims})
-        reset = self.auth._claims.set(claims)
+        app.append_context(**{CONTEXT_KEY: found.claims, ALB_CONTEXT_KEY: found.alb_claims})
+        reset = self.auth._claims.set(found)
         try:
             return next_middleware(app)
         finally:
