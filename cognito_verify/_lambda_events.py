@@ -89,6 +89,7 @@ def event(
     path: str = "/",
     headers: Mapping[str, str] | None = None,
     body: str | None = None,
+    cookies: Mapping[str, str] | None = None,
     scheme: str | None = "Bearer",
     authorizer: bool = False,
     region: str = "eu-west-1",
@@ -100,7 +101,8 @@ def event(
 
     The token goes where that integration puts the ``Authorization`` header, as
     ``"{scheme} {token}"`` (``scheme=None``: the bare token); ``token=None`` leaves it
-    out. ``authorizer=True`` (``rest`` and ``http`` only) adds the claims section an API
+    out. ``cookies`` go in payload 2.0's ``cookies`` list, else in a ``Cookie`` header.
+    ``authorizer=True`` (``rest`` and ``http`` only) adds the claims section an API
     Gateway Cognito / JWT authorizer writes for this token.
 
     Raises:
@@ -116,6 +118,9 @@ def event(
     request_id = str(uuid.uuid4())
     domain = f"{api_id}.execute-api.{region}.amazonaws.com"
     extra = dict(headers or {})
+    pairs = [f"{k}={v}" for k, v in (cookies or {}).items()]
+    if pairs and shape not in ("http", "function_url", "http_authorizer"):
+        extra["Cookie"] = "; ".join(pairs)
     arn = f"arn:aws:execute-api:{region}:{account}:{api_id}"
 
     if shape in ("rest", "rest_request_authorizer"):
@@ -221,6 +226,7 @@ def event(
             "routeKey": route,
             "rawPath": path,
             "rawQueryString": "",
+            **({"cookies": pairs} if pairs else {}),
             "headers": sent,
             "requestContext": http_context,
         }

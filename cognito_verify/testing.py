@@ -259,9 +259,10 @@ class LocalUserPool:
         ``alb``, ``alb_multi`` (multi-value headers), ``function_url``,
         ``rest_token_authorizer``, ``rest_request_authorizer``, ``http_authorizer``,
         ``appsync_authorizer``. Options: ``method``, ``path``, ``headers``, ``body``,
-        ``scheme`` (``"Bearer"``; ``None`` for a bare token), ``authorizer=True``
-        (``rest``/``http``: add the claims an API Gateway Cognito/JWT authorizer
-        writes), ``account``, ``api_id``, ``stage``. See docs/aws-lambda.md.
+        ``cookies`` (name -> value), ``scheme`` (``"Bearer"``; ``None`` for a bare
+        token), ``authorizer=True`` (``rest``/``http``: add the claims an API Gateway
+        Cognito/JWT authorizer writes), ``account``, ``api_id``, ``stage``. See
+        docs/aws-lambda.md.
         """
         from ._lambda_events import event
 
