@@ -5,7 +5,7 @@ verifier = CognitoVerifier("eu-west-1_AbCdEf123", client_id="...", token_use="ac
 claims = verifier.verify(token)          # or: await verifier.averify(token)
 """
 
-from ._keys import KeyStats
+from ._policy import KeyPolicy, KeyStats
 from ._pool import UserPool
 from .claims import Claims
 from .errors import (
@@ -38,6 +38,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "CognitoVerifier",
     "UserPool",
+    "KeyPolicy",
     "KeyStats",
     "Claims",
     "CognitoVerifyError",

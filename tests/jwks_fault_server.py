@@ -168,6 +168,8 @@ def make(
     server: FaultServer, pool: LocalUserPool, clock: Callable[[], float], **kw: Any
 ) -> CognitoVerifier:
     kw.setdefault("jwks_timeout", 1.0)
+    # The key policy runs on the monotonic clock; these tests move it with the claims'.
+    kw.setdefault("monotonic", clock)
     return CognitoVerifier(
         pool.user_pool_id,
         client_id=pool.client_id,

@@ -11,6 +11,7 @@ import cognito_verify
 DOCUMENTED = [
     "CognitoVerifier",
     "UserPool",
+    "KeyPolicy",
     "KeyStats",
     "Claims",
     "CognitoVerifyError",
