@@ -72,6 +72,7 @@ def _proxy_configured() -> bool:
 
 
 _TLS: list[ssl.SSLContext] = []
+_INHERITED: list[Any] = []  # connections a forked child inherited and must not use
 
 
 def tls_context() -> ssl.SSLContext:
@@ -403,8 +404,19 @@ class Fetcher:
 
     def after_fork_in_child(self) -> None:
         """Forget connections the parent opened, without touching them."""
+        # Kept referenced, not closed: garbage collection would close the sockets
+        # (harmless for the parent, but noisy), and a close could block on a lock the
+        # parent's threads held at the fork.
+        _INHERITED.extend(x for x in (self._pool, self._httpx_client) if x is not None)
         self._pool = None
         self._httpx_client = None
+
+    def __del__(self) -> None:
+        # Unreachable, so no fetch is using the pool: close its keep-alive socket.
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
 
     def close(self) -> None:
         pool, self._pool = self._pool, None

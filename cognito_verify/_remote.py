@@ -36,7 +36,7 @@ import random
 import time
 import weakref
 from collections.abc import Callable, Generator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ._fetch import Fetcher
 from ._flight import Flight, SingleFlight
@@ -100,7 +100,7 @@ class RemoteKeys(Generic[K]):
         )
         self.version = 0
         self.fresh_until = -math.inf
-        _LIVE.add(self)
+        reset_in_child(self)
 
     @property
     def stats(self) -> KeyStats:
@@ -276,12 +276,21 @@ class StaticKeys:
         return None
 
 
-_LIVE: weakref.WeakSet[RemoteKeys[Any]] = weakref.WeakSet()
+class _ForkAware(Protocol):
+    def after_fork_in_child(self) -> None: ...
+
+
+_LIVE: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
+
+
+def reset_in_child(obj: _ForkAware) -> None:
+    """Call ``obj.after_fork_in_child()`` in every child forked while it is alive."""
+    _LIVE.add(obj)
 
 
 def _after_fork_in_child() -> None:
-    for source in list(_LIVE):
-        source.after_fork_in_child()
+    for obj in list(_LIVE):
+        obj.after_fork_in_child()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
