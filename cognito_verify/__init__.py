@@ -5,7 +5,7 @@ verifier = CognitoVerifier("eu-west-1_AbCdEf123", client_id="...", token_use="ac
 claims = verifier.verify(token)          # or: await verifier.averify(token)
 """
 
-from ._keys import KeyStats
+from ._policy import KeyPolicy, KeyStats
 from ._pool import UserPool
 from .alb import AlbVerifier
 from .claims import Claims
@@ -42,6 +42,7 @@ __all__ = [
     "CognitoVerifier",
     "AlbVerifier",
     "UserPool",
+    "KeyPolicy",
     "KeyStats",
     "Claims",
     "CognitoVerifyError",

@@ -219,7 +219,12 @@ def check_signer(token: AlbToken, arns: frozenset[str]) -> None:
 
 
 def load_pem_key(body: bytes) -> EllipticCurvePublicKey:
-    """The P-256 public key of one PEM document; ValueError says why it is unusable."""
+    """The P-256 public key of one PEM document.
+
+    Raises:
+        ValueError: not a PEM public key at all.
+        TypeError: a public key, but not EC P-256 (RSA, P-384, ...).
+    """
     try:
         key = load_pem_public_key(body)
     except (ValueError, TypeError) as exc:
@@ -227,7 +232,7 @@ def load_pem_key(body: bytes) -> EllipticCurvePublicKey:
     # Only the curve the load balancer signs with: an RSA or P-384 key at that URL is
     # not a key this verifier may use.
     if not isinstance(key, EllipticCurvePublicKey) or not isinstance(key.curve, SECP256R1):
-        raise ValueError("not an EC P-256 public key")
+        raise TypeError("not an EC P-256 public key")
     return key
 
 

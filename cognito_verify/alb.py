@@ -25,7 +25,7 @@ import httpx
 
 from . import _alb
 from ._alb_keys import AlbKeys
-from ._keys import KeyPolicy, KeyStats
+from ._policy import KeyPolicy, KeyStats
 from ._pool import MISSING, check_url
 from ._token import DEFAULT_MAX_TOKEN_LENGTH
 from .claims import Claims
@@ -54,7 +54,8 @@ class AlbVerifier:
         clock: the current Unix time, for ``exp`` (``time.time``).
         key_policy: max age, unknown-kid cooldown, timeouts and size caps of key
             fetches: the same ``KeyPolicy`` a JWKS uses.
-        key_clock: monotonic seconds for the key policy (``time.monotonic``).
+        monotonic: the key policy's clock (``time.monotonic``): key age, cooldown,
+            back-off; never the wall clock.
         http_client / async_http_client: ``httpx`` clients for key fetches.
         allow_insecure_keys_url: allow a plain-http ``public_keys_url`` on a
             non-loopback host.
@@ -75,7 +76,7 @@ class AlbVerifier:
         leeway: float = 0.0,
         clock: Callable[[], float] = time.time,
         key_policy: KeyPolicy | None = None,
-        key_clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         allow_insecure_keys_url: bool = False,
@@ -98,8 +99,8 @@ class AlbVerifier:
             or not (math.isfinite(leeway) and 0 <= leeway <= 300)
         ):
             raise ConfigurationError(f"leeway must be seconds between 0 and 300, got {leeway!r}")
-        if not callable(clock) or not callable(key_clock):
-            raise ConfigurationError("clock and key_clock must be callables returning seconds")
+        if not callable(clock) or not callable(monotonic):
+            raise ConfigurationError("clock and monotonic must be callables returning seconds")
         if key_policy is not None and not isinstance(key_policy, KeyPolicy):
             raise ConfigurationError("key_policy must be a KeyPolicy")
         if http_client is not None and not isinstance(http_client, httpx.Client):
@@ -123,7 +124,7 @@ class AlbVerifier:
             shared = AlbKeys(
                 url,
                 policy=policy,
-                clock=key_clock,
+                monotonic=monotonic,
                 http_client=http_client,
                 async_http_client=async_http_client,
             )
@@ -134,7 +135,7 @@ class AlbVerifier:
                 source = AlbKeys(
                     _alb.default_keys_url(arns[0]),
                     policy=policy,
-                    clock=key_clock,
+                    monotonic=monotonic,
                     http_client=http_client,
                     async_http_client=async_http_client,
                 )

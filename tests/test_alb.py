@@ -19,9 +19,9 @@ from cognito_verify import (
     CognitoVerifyError,
     ConfigurationError,
     JWKSError,
+    KeyPolicy,
     UnknownKeyError,
 )
-from cognito_verify._keys import KeyPolicy
 from cognito_verify.testing import AlbKeyServer, LocalAlb, LocalUserPool, b64url
 from tests.conftest import Clock
 
@@ -58,7 +58,7 @@ def key_clock() -> KeyClock:
 def verifier(
     alb: LocalAlb, server: AlbKeyServer, clock: Clock, key_clock: KeyClock
 ) -> Iterator[AlbVerifier]:
-    with alb.verifier(server.public_keys_url, clock=clock, key_clock=key_clock) as v:
+    with alb.verifier(server.public_keys_url, clock=clock, monotonic=key_clock) as v:
         yield v
 
 
@@ -331,11 +331,18 @@ def test_not_a_p256_key_at_the_url(alb: LocalAlb, clock: Clock) -> None:
         .public_key()
         .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
     )
-    for body in (rsa_pem, p384, b"not a pem", b"-----BEGIN PUBLIC KEY-----\nAAAA\n"):
+    cases = [
+        (rsa_pem, "unusable_key"),
+        (p384, "unusable_key"),
+        (b"not a pem", "jwks_unavailable"),
+        (b"-----BEGIN PUBLIC KEY-----\nAAAA\n", "jwks_unavailable"),
+    ]
+    for body, code in cases:
         with AlbKeyServer(lambda kid, body=body: body) as server:  # type: ignore[misc]
             with alb.verifier(server.public_keys_url, clock=clock) as v:
-                with pytest.raises(UnknownKeyError):
+                with pytest.raises(CognitoVerifyError) as info:
                     v.verify(alb.data_token())
+                assert info.value.code == code
 
 
 # --- configuration --------------------------------------------------------------------

@@ -12,6 +12,7 @@ DOCUMENTED = [
     "CognitoVerifier",
     "AlbVerifier",
     "UserPool",
+    "KeyPolicy",
     "KeyStats",
     "Claims",
     "CognitoVerifyError",

@@ -325,6 +325,11 @@ class Credentials(NamedTuple):
 _ANONYMOUS = Credentials(None, None)
 
 
+def _needs(groups: Any, all_groups: Any, scopes: Any, all_scopes: Any) -> dict[str, Any]:
+    given = {"groups": groups, "all_groups": all_groups, "scopes": scopes, "all_scopes": all_scopes}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 class Authenticator:
     """Finds and verifies a request's credentials; each adapter only adapts its
     request type to ``(method, headers)`` and the answer to its framework.
@@ -407,7 +412,15 @@ class Authenticator:
         return Credentials(claims, alb_claims)
 
     def authenticate(
-        self, method: str, headers: HeaderValues, *, optional: bool = False, **needs: Any
+        self,
+        method: str,
+        headers: HeaderValues,
+        *,
+        optional: bool = False,
+        groups: Any = None,
+        all_groups: Any = None,
+        scopes: Any = None,
+        all_scopes: Any = None,
     ) -> Credentials:
         """Verify the request (sync). ``needs``: groups / all_groups / scopes / all_scopes.
 
@@ -418,7 +431,7 @@ class Authenticator:
         if found is None:
             return _ANONYMOUS
         token, data = found
-        needs = {k: v for k, v in needs.items() if v is not None}
+        needs = _needs(groups, all_groups, scopes, all_scopes)
         alb_claims = self.alb.verify(data) if self.alb is not None and data is not None else None
         claims = None
         if self.verifier is not None and token is not None:
@@ -426,14 +439,22 @@ class Authenticator:
         return self._combine(claims, alb_claims, needs)
 
     async def aauthenticate(
-        self, method: str, headers: HeaderValues, *, optional: bool = False, **needs: Any
+        self,
+        method: str,
+        headers: HeaderValues,
+        *,
+        optional: bool = False,
+        groups: Any = None,
+        all_groups: Any = None,
+        scopes: Any = None,
+        all_scopes: Any = None,
     ) -> Credentials:
         """Async twin of :meth:`authenticate`."""
         found = self._tokens(method, headers, optional)
         if found is None:
             return _ANONYMOUS
         token, data = found
-        needs = {k: v for k, v in needs.items() if v is not None}
+        needs = _needs(groups, all_groups, scopes, all_scopes)
         alb_claims = None
         if self.alb is not None and data is not None:
             alb_claims = await self.alb.averify(data)

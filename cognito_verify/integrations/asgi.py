@@ -14,11 +14,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
+from ..alb import AlbVerifier
 from ..errors import CognitoVerifyError, MissingTokenError
 from ..verifier import CognitoVerifier
-from ._http import Refusal, bearer_token, refusal, single_header, websocket_bearer
+from ._http import (
+    Authenticator,
+    Refusal,
+    TokenSource,
+    refusal,
+    single_header,
+    websocket_bearer,
+)
 
-__all__ = ["CognitoASGIMiddleware", "CLAIMS_KEY"]
+__all__ = ["CognitoASGIMiddleware", "CLAIMS_KEY", "ALB_CLAIMS_KEY"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,6 +36,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Names = str | Sequence[str] | None
 
 CLAIMS_KEY = "cognito.claims"
+ALB_CLAIMS_KEY = "cognito.alb_claims"
 
 
 class CognitoASGIMiddleware:
@@ -43,6 +52,11 @@ class CognitoASGIMiddleware:
             but bad is refused either way.
         groups / all_groups / scopes / all_scopes: requirements for every request
             (403 when unmet), on top of the verifier's own.
+        token_source: where requests carry the token: ``TokenSource.bearer()``
+            (default; a WebSocket may also offer a ``bearer.<token>`` subprotocol),
+            ``.header(name)``, ``.cookie(name)``, or a list tried in order.
+        alb: an ``AlbVerifier``: ``x-amzn-oidc-data`` is required too and its claims
+            go in ``scope["cognito.alb_claims"]``; ``verifier`` may then be None.
 
     HTTP refusals are JSON with the status and ``WWW-Authenticate`` of docs/errors.md.
     A WebSocket handshake is refused with the same HTTP answer when the server offers
@@ -53,8 +67,10 @@ class CognitoASGIMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        verifier: CognitoVerifier,
+        verifier: CognitoVerifier | None,
         *,
+        token_source: TokenSource | Sequence[TokenSource] | None = None,
+        alb: AlbVerifier | None = None,
         exclude_paths: Iterable[str] = (),
         require: bool = True,
         groups: Names = None,
@@ -62,8 +78,12 @@ class CognitoASGIMiddleware:
         scopes: Names = None,
         all_scopes: Names = None,
     ) -> None:
-        if not isinstance(verifier, CognitoVerifier):
+        if not isinstance(verifier, CognitoVerifier) and alb is None:
             raise TypeError("CognitoASGIMiddleware needs a CognitoVerifier")
+        self._auth = Authenticator(verifier, alb=alb, token_source=token_source)
+        # The subprotocol fallback exists for the default source only: it is how a
+        # browser sends a bearer token on a WebSocket handshake.
+        self._ws_bearer = token_source is None and alb is None
         if isinstance(exclude_paths, str):
             raise TypeError("exclude_paths must be a list of paths, not one string")
         self.app = app
@@ -75,7 +95,7 @@ class CognitoASGIMiddleware:
                 raise ValueError(f"exclude_paths entries must start with '/': {path!r}")
         self._exact = frozenset(p for p in paths if not p.endswith("/"))
         self._prefixes = tuple(p for p in paths if p.endswith("/"))
-        verifier._extra(groups, all_groups, scopes, all_scopes)  # fail now, not per request
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)  # fail now, not per request
         self._needs: dict[str, Any] = dict(
             groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
         )
@@ -91,32 +111,48 @@ class CognitoASGIMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            authorization = _header(scope, b"authorization")
-            try:
-                if kind == "websocket":
+            if kind == "websocket" and self._ws_bearer:
+                alb_claims = None
+                try:
+                    authorization = _header(scope, b"authorization")
                     token = websocket_bearer(authorization, scope.get("subprotocols", ()))
+                except MissingTokenError:
+                    if self.require:
+                        raise
+                    claims = None
                 else:
-                    token = bearer_token(authorization)
-            except MissingTokenError:
-                if self.require:
-                    raise
-                claims = None
+                    assert self.verifier is not None
+                    claims = await self.verifier.averify(token, **self._needs)
             else:
-                claims = await self.verifier.averify(token, **self._needs)
+                # A WebSocket handshake is a GET a cross-site page can start with the
+                # user's cookies: the cookie CSRF rule treats it as unsafe.
+                method = "WEBSOCKET" if kind == "websocket" else scope.get("method", "GET")
+                claims, alb_claims = await self._auth.aauthenticate(
+                    method,
+                    lambda name: _values(scope, name),
+                    optional=not self.require,
+                    **self._needs,
+                )
         except CognitoVerifyError as exc:
             await _refuse(scope, send, refusal(exc))
             return
         scope = dict(scope)  # our key must not leak into a scope the server reuses
         scope[CLAIMS_KEY] = claims
+        scope[ALB_CLAIMS_KEY] = alb_claims
         state = scope.get("state")
         if isinstance(state, MutableMapping):
             state["cognito_claims"] = claims
+            state["alb_claims"] = alb_claims
         await self.app(scope, receive, send)
 
 
+def _values(scope: Scope, name: str) -> list[str]:
+    key = name.encode("latin-1")
+    return [v.decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == key]
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
-    values = (v.decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == name)
-    return single_header(values)
+    return single_header(_values(scope, name.decode("latin-1")))
 
 
 async def _refuse(scope: Scope, send: Send, answer: Refusal) -> None:

@@ -30,10 +30,11 @@ from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
+from ..alb import AlbVerifier
 from ..claims import Claims
 from ..errors import CognitoVerifyError, ConfigurationError, MissingTokenError
 from ..verifier import CognitoVerifier
-from ._http import bearer_token, refusal
+from ._http import Authenticator, Credentials, refusal
 
 __all__ = [
     "SETTING",
@@ -55,7 +56,7 @@ Groups = str | Sequence[str] | None
 UserMapper = Callable[[HttpRequest, Claims], Any]
 
 _REQUIRED_KEYS = ("USER_POOL_ID", "CLIENT_ID", "TOKEN_USE")
-_OWN_KEYS = ("USER_MAPPER", "VERIFIER", "REFUSAL_VIEW")
+_OWN_KEYS = ("USER_MAPPER", "VERIFIER", "REFUSAL_VIEW", "TOKEN_SOURCE", "ALB_VERIFIER")
 _PARAMETERS = tuple(
     name.upper()
     for name in inspect.signature(CognitoVerifier.__init__).parameters
@@ -71,11 +72,13 @@ class _State:
         self.lock = threading.Lock()
         self.verifier: CognitoVerifier | None = None
         self.mapper: UserMapper | None = None
+        self.authenticator: Authenticator | None = None
 
     def reset(self) -> None:
         with self.lock:
             self.verifier = None
             self.mapper = None
+            self.authenticator = None
 
 
 _state = _State()
@@ -138,6 +141,41 @@ def get_verifier() -> CognitoVerifier:
                 _state.verifier = verifier_from_settings(_config())
             verifier = _state.verifier
     return verifier
+
+
+def get_authenticator() -> Authenticator:
+    """Where requests carry their token (``TOKEN_SOURCE``: a ``TokenSource`` or a list)
+    and the ``ALB_VERIFIER`` (an ``AlbVerifier`` or its dotted path) of
+    ``COGNITO_VERIFY``, around the settings' verifier (built lazily)."""
+    found = _state.authenticator
+    if found is None:
+        config = _config()
+        alb = config.get("ALB_VERIFIER")
+        if isinstance(alb, str):
+            alb = import_string(alb)
+        if alb is not None and not isinstance(alb, AlbVerifier):
+            raise ConfigurationError(f"{SETTING}['ALB_VERIFIER'] must be an AlbVerifier")
+        source = config.get("TOKEN_SOURCE")
+        found = Authenticator(get_verifier(), alb=alb, token_source=source)
+        _state.authenticator = found
+    return found
+
+
+def _headers(request: HttpRequest) -> Callable[[str], list[str]]:
+    def values(name: str) -> list[str]:
+        value = request.headers.get(name)
+        return [] if value is None else [value]
+
+    return values
+
+
+def _as_needs(requirements: Mapping[str, Groups]) -> dict[str, Any]:
+    return dict(requirements)
+
+
+def _store(request: HttpRequest, found: Credentials) -> Claims | None:
+    request.cognito_claims, request.alb_claims = found
+    return found.claims
 
 
 def get_user_mapper() -> UserMapper | None:
@@ -237,13 +275,6 @@ def _refuse(request: HttpRequest, exc: CognitoVerifyError) -> HttpResponse:
     return cast(HttpResponse, view(request, exc))
 
 
-def _token(request: HttpRequest) -> str | None:
-    try:
-        return bearer_token(request.headers.get("Authorization"))
-    except MissingTokenError:
-        return None
-
-
 class CognitoMiddleware:
     """Verifies the bearer token of every request and sets ``request.cognito_claims``.
 
@@ -266,26 +297,30 @@ class CognitoMiddleware:
         if self._async:
             return self.__acall__(request)
         request.cognito_claims = None
-        token = _token(request)
-        if token is not None:
-            try:
-                claims = get_verifier().verify(token)
-            except CognitoVerifyError as exc:
-                return _refuse(request, exc)
-            request.cognito_claims = claims
+        request.alb_claims = None
+        try:
+            found = get_authenticator().authenticate(
+                request.method or "GET", _headers(request), optional=True
+            )
+        except CognitoVerifyError as exc:
+            return _refuse(request, exc)
+        claims = _store(request, found)
+        if claims is not None:
             if get_user_mapper() is not None:
                 request.user = user_for(request, claims)
         return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> Any:
         request.cognito_claims = None
-        token = _token(request)
-        if token is not None:
-            try:
-                claims = await get_verifier().averify(token)
-            except CognitoVerifyError as exc:
-                return _refuse(request, exc)
-            request.cognito_claims = claims
+        request.alb_claims = None
+        try:
+            found = await get_authenticator().aauthenticate(
+                request.method or "GET", _headers(request), optional=True
+            )
+        except CognitoVerifyError as exc:
+            return _refuse(request, exc)
+        claims = _store(request, found)
+        if claims is not None:
             if get_user_mapper() is not None:
                 # The mapper may query the database: run it where the ORM is allowed.
                 user = await sync_to_async(user_for)(request, claims)
@@ -306,11 +341,13 @@ def _check(request: HttpRequest, requirements: Mapping[str, Groups]) -> HttpResp
     try:
         claims = getattr(request, "cognito_claims", _UNSET)
         if claims is _UNSET:  # no middleware: verify here, with this view's needs
-            token = bearer_token(request.headers.get("Authorization"))
-            request.cognito_claims = get_verifier().verify(token, **requirements)
+            found = get_authenticator().authenticate(
+                request.method or "GET", _headers(request), **_as_needs(requirements)
+            )
+            _store(request, found)
             return None
         if claims is None:
-            raise MissingTokenError("the request has no bearer token")
+            raise MissingTokenError("the request has no token")
         get_verifier().authorize(claims, **requirements)
     except CognitoVerifyError as exc:
         return _refuse(request, exc)
@@ -322,8 +359,10 @@ async def _acheck(request: HttpRequest, requirements: Mapping[str, Groups]) -> H
     if claims is not _UNSET:
         return _check(request, requirements)  # no IO left: only authorization
     try:
-        token = bearer_token(request.headers.get("Authorization"))
-        request.cognito_claims = await get_verifier().averify(token, **requirements)
+        found = await get_authenticator().aauthenticate(
+            request.method or "GET", _headers(request), **_as_needs(requirements)
+        )
+        _store(request, found)
     except CognitoVerifyError as exc:
         return _refuse(request, exc)
     return None

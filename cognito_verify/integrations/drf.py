@@ -24,9 +24,9 @@ from rest_framework.exceptions import APIException, AuthenticationFailed, Permis
 from rest_framework.permissions import BasePermission
 
 from ..claims import Claims
-from ..errors import CognitoVerifyError, ConfigurationError, ForbiddenError, MissingTokenError
-from ._http import bearer_token, refusal
-from .django import get_verifier, user_for
+from ..errors import CognitoVerifyError, ConfigurationError, ForbiddenError
+from ._http import refusal
+from .django import _headers, _store, get_authenticator, get_verifier, user_for
 
 __all__ = ["CognitoAuthentication", "HasGroup", "HasScope", "KeysUnavailable"]
 
@@ -63,15 +63,15 @@ class CognitoAuthentication(BaseAuthentication):  # type: ignore[misc]
         django_request = request._request
         claims = getattr(django_request, "cognito_claims", _UNSET)
         if claims is _UNSET:
+            # The token sources and load balancer verifier of COGNITO_VERIFY apply here
+            # too (TOKEN_SOURCE, ALB_VERIFIER); no token at all is anonymous.
             try:
-                token = bearer_token(request.META.get("HTTP_AUTHORIZATION"))
-            except MissingTokenError:
-                return None
-            try:
-                claims = get_verifier().verify(token)
+                found = get_authenticator().authenticate(
+                    django_request.method or "GET", _headers(django_request), optional=True
+                )
             except CognitoVerifyError as exc:
                 raise self._refuse(request, exc) from None
-            django_request.cognito_claims = claims
+            claims = _store(django_request, found)
         if claims is None:
             return None
         return user_for(django_request, claims), claims

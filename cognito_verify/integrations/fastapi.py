@@ -29,15 +29,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import HTTPException, WebSocketException, status
+from fastapi.openapi.models import APIKey, APIKeyIn
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
+from ..alb import AlbVerifier
 from ..claims import Claims
 from ..errors import CognitoVerifyError, MissingTokenError
 from ..verifier import CognitoVerifier
-from ._http import Refusal, bearer_token, refusal, single_header, websocket_bearer
+from ._http import (
+    Authenticator,
+    Refusal,
+    TokenSource,
+    refusal,
+    single_header,
+    websocket_bearer,
+)
 
 __all__ = ["CognitoAuth", "CognitoHTTPException", "cognito_exception_handler"]
 
@@ -77,23 +86,27 @@ def cognito_exception_handler(request: Any, exc: Exception) -> JSONResponse:
 class _Dependency(SecurityBase):
     """Verifies the request's token with ``averify``; one instance per requirement set."""
 
-    model: HTTPBearerModel
+    model: HTTPBearerModel | APIKey
 
     def __init__(
         self,
-        verifier: CognitoVerifier,
-        model: HTTPBearerModel,
+        verifier: CognitoVerifier | None,
+        model: HTTPBearerModel | APIKey,
         scheme_name: str,
         *,
+        authenticator: Authenticator | None = None,
         optional: bool = False,
         groups: Names = None,
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
     ) -> None:
-        if not isinstance(verifier, CognitoVerifier):
+        if not isinstance(verifier, CognitoVerifier) and authenticator is None:
             raise TypeError("CognitoAuth needs a CognitoVerifier")
         self.verifier = verifier
+        self._auth = authenticator or Authenticator(verifier)
+        # The subprotocol fallback belongs to the default bearer source only.
+        self._ws_bearer = self._auth.alb is None and self._auth.sources == (TokenSource.bearer(),)
         self.model = model
         self.scheme_name = scheme_name
         self._optional = optional
@@ -107,19 +120,26 @@ class _Dependency(SecurityBase):
     async def _claims(self, conn: HTTPConnection) -> Claims | None:
         websocket = conn.scope["type"] == "websocket"
         try:
-            try:
-                authorization = single_header(conn.headers.getlist("authorization"))
-                if websocket:
+            if websocket and self._ws_bearer:
+                try:
+                    authorization = single_header(conn.headers.getlist("authorization"))
                     token = websocket_bearer(authorization, conn.scope.get("subprotocols", ()))
-                else:
-                    token = bearer_token(authorization)
-            except MissingTokenError:
-                if self._optional:
-                    return None
-                raise
+                except MissingTokenError:
+                    if self._optional:
+                        return None
+                    raise
+                assert self.verifier is not None
+                return await self.verifier.averify(token, **self._requirements)
             # An optional route still refuses a bad token: sending garbage is not
             # anonymity, and silently downgrading would hide an expired session.
-            return await self.verifier.averify(token, **self._requirements)
+            claims, alb_claims = await self._auth.aauthenticate(
+                "WEBSOCKET" if websocket else conn.scope.get("method", "GET"),
+                conn.headers.getlist,
+                optional=self._optional,
+                **self._requirements,
+            )
+            conn.state.alb_claims = alb_claims
+            return claims
         except CognitoVerifyError as exc:
             if websocket:
                 # FastAPI's convention for WebSockets; before accept() the server
@@ -151,6 +171,12 @@ class CognitoAuth(_Required):
         verifier: the ``CognitoVerifier`` that checks every token (``averify``).
         scheme_name: the security scheme's name in ``openapi.json``.
         description: shown next to the "Authorize" button in ``/docs``.
+        token_source: where requests carry the token: ``TokenSource.bearer()``
+            (default), ``.header(name)``, ``.cookie(name)``, or a list tried in order
+            (``openapi.json`` describes the first).
+        alb: an ``AlbVerifier``: ``x-amzn-oidc-data`` is required too, its claims in
+            ``request.state.alb_claims``; ``verifier`` may then be None (the
+            dependency then returns the load balancer's claims).
 
     Refusals: no token 401 (``WWW-Authenticate: Bearer``), bad token 401
     (``error="invalid_token"``), missing group or scope 403, keys unavailable 503.
@@ -158,17 +184,31 @@ class CognitoAuth(_Required):
 
     def __init__(
         self,
-        verifier: CognitoVerifier,
+        verifier: CognitoVerifier | None,
         *,
         scheme_name: str = "CognitoBearer",
         description: str | None = "An Amazon Cognito access or ID token.",
+        token_source: TokenSource | Sequence[TokenSource] | None = None,
+        alb: AlbVerifier | None = None,
     ) -> None:
-        super().__init__(
-            verifier,
-            HTTPBearerModel(bearerFormat="JWT", description=description),
-            scheme_name,
+        authenticator = Authenticator(verifier, alb=alb, token_source=token_source)
+        first = authenticator.sources[0]
+        model: HTTPBearerModel | APIKey
+        if alb is not None and verifier is None:
+            model = APIKey.model_validate(
+                {"in": APIKeyIn.header, "name": "x-amzn-oidc-data", "description": description}
+            )
+        elif first.kind == "bearer":
+            model = HTTPBearerModel(bearerFormat="JWT", description=description)
+        else:
+            where = APIKeyIn.cookie if first.kind == "cookie" else APIKeyIn.header
+            model = APIKey.model_validate(
+                {"in": where, "name": first.name, "description": description}
+            )
+        super().__init__(verifier, model, scheme_name, authenticator=authenticator)
+        self.optional: _Optional = _Optional(
+            verifier, self.model, scheme_name, authenticator=authenticator, optional=True
         )
-        self.optional: _Optional = _Optional(verifier, self.model, scheme_name, optional=True)
         """``Depends(auth.optional)``: the claims, or ``None`` when there is no token."""
 
     def require(
@@ -185,11 +225,12 @@ class CognitoAuth(_Required):
         ``all_scopes``: every one of them. Added to the verifier's own requirements.
         """
         # Validate now, at import time of the app, not on the first request.
-        self.verifier._extra(groups, all_groups, scopes, all_scopes)
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
         return _Required(
             self.verifier,
             self.model,
             self.scheme_name,
+            authenticator=self._auth,
             groups=groups,
             all_groups=all_groups,
             scopes=scopes,

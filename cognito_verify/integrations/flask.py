@@ -30,10 +30,11 @@ from werkzeug.exceptions import (
     Unauthorized,
 )
 
+from ..alb import AlbVerifier
 from ..claims import Claims
-from ..errors import CognitoVerifyError, ConfigurationError, MissingTokenError
+from ..errors import CognitoVerifyError, ConfigurationError
 from ..verifier import CognitoVerifier
-from ._http import Refusal, bearer_token, refusal
+from ._http import Authenticator, Refusal, TokenSource, refusal, token_sources
 
 __all__ = [
     "CognitoAuth",
@@ -142,10 +143,26 @@ class CognitoAuth:
             passed to ``init_app`` gets one built from its ``COGNITO_*`` config (see
             ``verifier_from_config``).
         app: an app to initialise now; or call ``init_app`` later (app factories).
+        token_source: where requests carry the token: ``TokenSource.bearer()``
+            (default), ``.header(name)``, ``.cookie(name)``, or a list tried in order.
+        alb: an ``AlbVerifier``: requests must also carry a valid ``x-amzn-oidc-data``
+            (``g.alb_claims``); the token source then defaults to the
+            ``x-amzn-oidc-accesstoken`` header. With ``alb`` and no verifier (and no
+            ``COGNITO_USER_POOL_ID``), the load balancer's claims are the claims.
     """
 
-    def __init__(self, verifier: CognitoVerifier | None = None, app: Flask | None = None) -> None:
+    def __init__(
+        self,
+        verifier: CognitoVerifier | None = None,
+        app: Flask | None = None,
+        *,
+        token_source: TokenSource | Sequence[TokenSource] | None = None,
+        alb: AlbVerifier | None = None,
+    ) -> None:
         self._verifier = verifier
+        self._alb = alb
+        self._token_source = token_sources(token_source) if token_source is not None else None
+        self._authenticators: dict[int, Authenticator] = {}
         if app is not None:
             self.init_app(app)
 
@@ -153,7 +170,11 @@ class CognitoAuth:
         """Register on ``app``: its verifier is ``verifier``, else the one given to
         ``CognitoAuth``, else one built from ``app.config`` now (no IO), so a bad
         config fails at start-up. Call again with ``verifier=`` to swap it in tests."""
-        app.extensions[_EXTENSION] = verifier or self._verifier or verifier_from_config(app.config)
+        verifier = verifier or self._verifier
+        if verifier is None and (self._alb is None or "COGNITO_USER_POOL_ID" in app.config):
+            verifier = verifier_from_config(app.config)
+        app.extensions[_EXTENSION] = verifier
+        Authenticator(verifier, alb=self._alb, token_source=self._token_source)  # fail now
 
     @property
     def verifier(self) -> CognitoVerifier:
@@ -167,6 +188,23 @@ class CognitoAuth:
         raise ConfigurationError(
             "CognitoAuth has not been initialised for this app: call auth.init_app(app)"
         )
+
+    def _authenticator(self) -> Authenticator:
+        if self._alb is not None and has_app_context() and _EXTENSION in current_app.extensions:
+            verifier = current_app.extensions[_EXTENSION]  # None: the ALB alone
+        else:
+            verifier = self.verifier
+        found = self._authenticators.get(id(verifier))
+        if found is None or found.verifier is not verifier:
+            found = Authenticator(verifier, alb=self._alb, token_source=self._token_source)
+            self._authenticators[id(verifier)] = found
+        return found
+
+    @property
+    def current_alb_claims(self) -> Claims | None:
+        """The load balancer's verified ``x-amzn-oidc-data`` claims of this request
+        (``flask.g.alb_claims``); ``None`` without an ``alb`` verifier."""
+        return cast("Claims | None", g.get("alb_claims"))
 
     @property
     def current_claims(self) -> Claims | None:
@@ -183,33 +221,34 @@ class CognitoAuth:
         all_scopes: Groups = None,
         optional: bool = False,
     ) -> Claims | None:
-        """Verify the current request's bearer token, store and return its claims.
+        """Verify the current request's token, store and return its claims.
 
         Raises:
             CognitoAuthError: the request is refused (401, 403 or 503).
         """
         g.cognito_claims = None
+        g.alb_claims = None
         # Outside the try: a missing init_app is a bug to log with its traceback,
         # not a refusal to answer.
-        verifier = self.verifier
-        try:
-            token = bearer_token(request.headers.get("Authorization"))
-        except MissingTokenError as exc:
-            if optional:
-                return None
-            raise CognitoAuthError.from_error(exc) from None
+        authenticator = self._authenticator()
         try:
             # Flask runs an async view in its own event loop, so a blocking key fetch
-            # here holds up this request only; the sync path works for both.
-            claims = verifier.verify(
-                token, groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
+            # here holds up this request only; the sync path works for both. An
+            # optional route still refuses a bad token: a client that sent one
+            # expects to be authenticated and must learn that it is not.
+            found = authenticator.authenticate(
+                request.method,
+                request.headers.getlist,
+                optional=optional,
+                groups=groups,
+                all_groups=all_groups,
+                scopes=scopes,
+                all_scopes=all_scopes,
             )
         except CognitoVerifyError as exc:
-            # An optional route still refuses a bad token: a client that sent one
-            # expects to be authenticated and must learn that it is not.
             raise CognitoAuthError.from_error(exc) from None
-        g.cognito_claims = claims
-        return claims
+        g.cognito_claims, g.alb_claims = found
+        return found.claims
 
     @overload
     def required(self, view: F) -> F: ...

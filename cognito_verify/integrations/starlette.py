@@ -35,10 +35,11 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 
+from ..alb import AlbVerifier
 from ..claims import Claims
 from ..errors import CognitoVerifyError, InvalidTokenError, MissingTokenError
 from ..verifier import CognitoVerifier
-from ._http import bearer_token, refusal, single_header, websocket_bearer
+from ._http import Authenticator, TokenSource, refusal, single_header, websocket_bearer
 
 __all__ = [
     "CognitoAuthBackend",
@@ -55,10 +56,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class CognitoUser(BaseUser):
-    """``request.user`` for a verified token."""
+    """``request.user`` for a verified token; ``alb_claims`` holds the load balancer's
+    ``x-amzn-oidc-data`` claims when the backend has an ``alb`` verifier."""
 
-    def __init__(self, claims: Claims) -> None:
+    def __init__(self, claims: Claims, alb_claims: Claims | None = None) -> None:
         self.claims = claims
+        self.alb_claims = alb_claims
 
     @property
     def is_authenticated(self) -> bool:
@@ -113,27 +116,48 @@ class CognitoAuthBackend(AuthenticationBackend):
     Args:
         verifier: the ``CognitoVerifier`` that checks every token.
         group_prefix: prefix of the Starlette scope made from a Cognito group.
+        token_source: where requests carry the token: ``TokenSource.bearer()``
+            (default), ``.header(name)``, ``.cookie(name)``, or a list tried in order.
+        alb: an ``AlbVerifier``: ``x-amzn-oidc-data`` is required too
+            (``request.user.alb_claims``); ``verifier`` may then be None.
     """
 
-    def __init__(self, verifier: CognitoVerifier, *, group_prefix: str = GROUP_PREFIX) -> None:
-        if not isinstance(verifier, CognitoVerifier):
+    def __init__(
+        self,
+        verifier: CognitoVerifier | None,
+        *,
+        group_prefix: str = GROUP_PREFIX,
+        token_source: TokenSource | Sequence[TokenSource] | None = None,
+        alb: AlbVerifier | None = None,
+    ) -> None:
+        if not isinstance(verifier, CognitoVerifier) and alb is None:
             raise TypeError("CognitoAuthBackend needs a CognitoVerifier")
         self.verifier = verifier
         self.group_prefix = group_prefix
+        self._auth = Authenticator(verifier, alb=alb, token_source=token_source)
+        self._ws_bearer = token_source is None and alb is None
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        websocket = conn.scope["type"] == "websocket"
+        alb_claims = None
         try:
-            try:
-                authorization = single_header(conn.headers.getlist("authorization"))
-                if conn.scope["type"] == "websocket":
+            if websocket and self._ws_bearer:
+                try:
+                    authorization = single_header(conn.headers.getlist("authorization"))
                     token = websocket_bearer(authorization, conn.scope.get("subprotocols", ()))
-                else:
-                    token = bearer_token(authorization)
-            except MissingTokenError:
-                return None
-            claims = await self.verifier.averify(token)
+                except MissingTokenError:
+                    return None
+                assert self.verifier is not None
+                claims: Claims | None = await self.verifier.averify(token)
+            else:
+                method = "WEBSOCKET" if websocket else conn.scope.get("method", "GET")
+                claims, alb_claims = await self._auth.aauthenticate(
+                    method, conn.headers.getlist, optional=True
+                )
         except CognitoVerifyError as exc:
             raise CognitoAuthenticationError(exc) from None
+        if claims is None:
+            return None
         # Groups are prefixed so a group never passes for an OAuth scope of the same
         # name, and OAuth scopes shaped like our own names are dropped so a scope
         # literally called "group:admin" never passes for membership of "admin".
@@ -143,7 +167,7 @@ class CognitoAuthBackend(AuthenticationBackend):
             if s != "authenticated" and not s.startswith(self.group_prefix)
         ]
         scopes = ["authenticated", *oauth, *(self.group_prefix + g for g in sorted(claims.groups))]
-        return AuthCredentials(scopes), CognitoUser(claims)
+        return AuthCredentials(scopes), CognitoUser(claims, alb_claims)
 
     def middleware(self) -> Middleware:
         """``Starlette(middleware=[backend.middleware()])``, with our ``on_error``."""
@@ -166,7 +190,7 @@ class CognitoAuthBackend(AuthenticationBackend):
         closed with 1008 (policy violation).
         """
         verifier = self.verifier
-        verifier._extra(groups, all_groups, scopes, all_scopes)  # fail at import, not per call
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)  # fail at import
         needs = dict(groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes)
 
         def check(conn: HTTPConnection) -> CognitoVerifyError | None:
@@ -178,7 +202,10 @@ class CognitoAuthBackend(AuthenticationBackend):
                 return MissingTokenError("the request is not authenticated")
             try:
                 # The requirements are checked by the core, on the verified claims.
-                verifier.authorize(user.claims, **needs)
+                if verifier is not None:
+                    verifier.authorize(user.claims, **needs)
+                else:
+                    _authorize(user.claims, needs)
             except CognitoVerifyError as exc:
                 return exc
             return None
@@ -214,3 +241,10 @@ def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection
         if isinstance(value, HTTPConnection):
             return value
     raise TypeError("a @require endpoint must take the Request or WebSocket as an argument")
+
+
+def _authorize(claims: Claims, needs: dict[str, Any]) -> None:
+    # The load balancer alone: its claims are judged by the same rules.
+    from .._token import Requirements, authorize
+
+    authorize(claims.groups, claims.scopes, Requirements.build(**needs))

@@ -15,14 +15,17 @@ from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
 
-from ..errors import CognitoVerifyError, MissingTokenError
+from ..alb import AlbVerifier
+from ..errors import CognitoVerifyError
 from ..verifier import CognitoVerifier
-from ._http import Refusal, bearer_token, refusal
+from ._http import Authenticator, Refusal, TokenSource, refusal
 
-__all__ = ["CognitoWSGIMiddleware", "ENVIRON_KEY"]
+__all__ = ["CognitoWSGIMiddleware", "ENVIRON_KEY", "ALB_ENVIRON_KEY"]
 
 #: The environ key holding the verified ``Claims`` (or ``None``).
 ENVIRON_KEY = "cognito.claims"
+#: The environ key holding the load balancer's verified claims (with ``alb=``).
+ALB_ENVIRON_KEY = "cognito.alb_claims"
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -45,13 +48,19 @@ class CognitoWSGIMiddleware:
         groups / all_groups / scopes / all_scopes: requirements for every request,
             on top of the verifier's own (403 when not met).
         environ_key: where the claims go.
+        token_source: where requests carry the token: ``TokenSource.bearer()``
+            (default), ``.header(name)``, ``.cookie(name)``, or a list tried in order.
+        alb: an ``AlbVerifier``: ``x-amzn-oidc-data`` is required too and its claims
+            go in ``environ["cognito.alb_claims"]``; ``verifier`` may then be None.
     """
 
     def __init__(
         self,
         app: WSGIApp,
-        verifier: CognitoVerifier,
+        verifier: CognitoVerifier | None,
         *,
+        token_source: TokenSource | Sequence[TokenSource] | None = None,
+        alb: AlbVerifier | None = None,
         exclude_paths: Iterable[str] = (),
         require: bool = True,
         groups: Groups = None,
@@ -64,6 +73,7 @@ class CognitoWSGIMiddleware:
             raise TypeError("exclude_paths must be a list of paths, not a string")
         self.app = app
         self.verifier = verifier
+        self._auth = Authenticator(verifier, alb=alb, token_source=token_source)
         self.require = require
         self.environ_key = environ_key
         self._exact = frozenset(_normal(p) for p in exclude_paths if not p.endswith("/"))
@@ -87,20 +97,27 @@ class CognitoWSGIMiddleware:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         environ[self.environ_key] = None
+        environ[ALB_ENVIRON_KEY] = None
         if self._excluded(environ.get("PATH_INFO") or "/"):
             return self.app(environ, start_response)
         try:
-            token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
-        except MissingTokenError as exc:
-            if not self.require:
-                return self.app(environ, start_response)
-            return _answer(refusal(exc), start_response)
-        try:
-            claims = self.verifier.verify(token, **self._requirements)
+            found = self._auth.authenticate(
+                environ.get("REQUEST_METHOD", "GET"),
+                lambda name: _headers(environ, name),
+                optional=not self.require,
+                **self._requirements,
+            )
         except CognitoVerifyError as exc:
             return _answer(refusal(exc), start_response)
-        environ[self.environ_key] = claims
+        environ[self.environ_key], environ[ALB_ENVIRON_KEY] = found
         return self.app(environ, start_response)
+
+
+def _headers(environ: Environ, name: str) -> list[str]:
+    # WSGI joins repeated headers into one value (", "); Cookie is joined with "; ".
+    key = "HTTP_" + name.upper().replace("-", "_")
+    value = environ.get(key)
+    return [value] if isinstance(value, str) else []
 
 
 def _normal(path: str) -> str:
