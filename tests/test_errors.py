@@ -17,6 +17,7 @@ from cognito_verify import (
     CognitoVerifier,
     CognitoVerifyError,
     ConfigurationError,
+    CrossSiteRequestError,
     CustomCheckError,
     ForbiddenError,
     InvalidClaimError,
@@ -24,6 +25,7 @@ from cognito_verify import (
     InvalidHeaderError,
     InvalidIssuerError,
     InvalidSignatureError,
+    InvalidSignerError,
     InvalidTokenError,
     InvalidTokenUseError,
     JWKSError,
@@ -55,6 +57,7 @@ TREE: dict[type[CognitoVerifyError], tuple[str, int, type[Exception]]] = {
     UnknownKeyError: ("unknown_key", 401, InvalidTokenError),
     UnusableKeyError: ("unusable_key", 401, InvalidTokenError),
     InvalidSignatureError: ("invalid_signature", 401, InvalidTokenError),
+    InvalidSignerError: ("invalid_signer", 401, InvalidTokenError),
     InvalidClaimError: ("invalid_claim", 401, InvalidTokenError),
     TokenExpiredError: ("token_expired", 401, InvalidClaimError),
     TokenNotYetValidError: ("token_not_yet_valid", 401, InvalidClaimError),
@@ -65,6 +68,7 @@ TREE: dict[type[CognitoVerifyError], tuple[str, int, type[Exception]]] = {
     MissingGroupError: ("missing_group", 403, ForbiddenError),
     MissingScopeError: ("insufficient_scope", 403, ForbiddenError),
     CustomCheckError: ("custom_check_failed", 403, ForbiddenError),
+    CrossSiteRequestError: ("cross_site_request", 403, ForbiddenError),
     JWKSError: ("jwks_unavailable", 503, CognitoVerifyError),
 }
 
