@@ -515,3 +515,19 @@ def test_authorizers_with_token_sources(pool: LocalUserPool, clock: Any) -> None
     # Not a Deny: API Gateway would cache it for the cookie and lock the user out.
     with pytest.raises(CrossSiteRequestError):
         cookies.rest_authorizer()(request, None)
+
+
+def test_public_surface() -> None:
+    from cognito_verify.integrations import aws_lambda, powertools
+
+    assert aws_lambda.__all__ == [
+        "LambdaAuth",
+        "Unauthorized",
+        "claims_from_event",
+        "event_shape",
+        "scalar_context",
+    ]
+    assert powertools.__all__ == ["CognitoAuthMiddleware", "CONTEXT_KEY", "ALB_CONTEXT_KEY"]
+    for module in (aws_lambda, powertools):
+        for name in module.__all__:
+            assert getattr(module, name) is not None
