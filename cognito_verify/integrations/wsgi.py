@@ -4,20 +4,20 @@
 
     app = CognitoWSGIMiddleware(app, verifier, exclude_paths=("/health",))
     # in the app: environ["cognito.claims"] is the verified Claims (None if anonymous)
+    # optional=True lets requests without a token through (a bad token is still refused)
 
 It needs no framework (only the standard WSGI protocol) and answers refusals itself.
 """
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
 
 from ..errors import CognitoVerifyError, MissingTokenError
 from ..verifier import CognitoVerifier
-from ._http import Refusal, bearer_token, refusal
+from ._http import ExcludedPaths, Refusal, bearer_token, optional_flag, refusal
 
 __all__ = ["CognitoWSGIMiddleware", "ENVIRON_KEY"]
 
@@ -36,12 +36,14 @@ class CognitoWSGIMiddleware:
     Args:
         app: the WSGI app to protect.
         verifier: the ``CognitoVerifier`` that checks tokens.
-        exclude_paths: paths that skip authentication entirely (health checks). An
-            entry matches that exact path; an entry ending in ``/`` matches every
-            path below it. Compared on the normalised ``PATH_INFO``.
-        require: ``True`` answers 401 to a request without a token; ``False`` lets
-            it through with ``environ["cognito.claims"] = None``. A bad token is
-            refused either way.
+        exclude_paths: paths that skip authentication entirely (health checks), matched
+            as ``ExcludedPaths`` (``"/health"`` also matches ``"/health/"``; an entry
+            ending in ``/`` matches every path below it), on the normalised
+            ``PATH_INFO``.
+        optional: ``False`` (the default) answers 401 to a request without a token;
+            ``True`` lets it through with ``environ["cognito.claims"] = None``. A bad
+            token is refused either way. (``require=False`` is its deprecated old
+            spelling.)
         groups / all_groups / scopes / all_scopes: requirements for every request,
             on top of the verifier's own (403 when not met).
         environ_key: where the claims go.
@@ -53,23 +55,21 @@ class CognitoWSGIMiddleware:
         verifier: CognitoVerifier,
         *,
         exclude_paths: Iterable[str] = (),
-        require: bool = True,
+        optional: bool = False,
         groups: Groups = None,
         all_groups: Groups = None,
         scopes: Groups = None,
         all_scopes: Groups = None,
         environ_key: str = ENVIRON_KEY,
+        require: bool | None = None,
     ) -> None:
-        if isinstance(exclude_paths, str):
-            raise TypeError("exclude_paths must be a list of paths, not a string")
+        if not isinstance(verifier, CognitoVerifier):
+            raise TypeError("CognitoWSGIMiddleware needs a CognitoVerifier")
         self.app = app
         self.verifier = verifier
-        self.require = require
+        self.optional = optional_flag(optional, require)
         self.environ_key = environ_key
-        self._exact = frozenset(_normal(p) for p in exclude_paths if not p.endswith("/"))
-        self._prefixes = tuple(
-            _normal(p).rstrip("/") + "/" for p in exclude_paths if p.endswith("/")
-        )
+        self._excluded = ExcludedPaths(exclude_paths)
         self._requirements = {
             "groups": groups,
             "all_groups": all_groups,
@@ -79,12 +79,6 @@ class CognitoWSGIMiddleware:
         # Bad requirement values are a programming error: fail at construction.
         CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
 
-    def _excluded(self, path: str) -> bool:
-        # Normalise first, so "/health/../admin" is judged as "/admin": a router that
-        # collapses dot segments must not reach a protected view through an exclusion.
-        path = _normal(path)
-        return path in self._exact or any(path.startswith(p) for p in self._prefixes)
-
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         environ[self.environ_key] = None
         if self._excluded(environ.get("PATH_INFO") or "/"):
@@ -92,8 +86,10 @@ class CognitoWSGIMiddleware:
         try:
             token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
         except MissingTokenError as exc:
-            if not self.require:
+            if self.optional:
                 return self.app(environ, start_response)
+            return _answer(refusal(exc), start_response)
+        except CognitoVerifyError as exc:  # present but unusable: refused, even if optional
             return _answer(refusal(exc), start_response)
         try:
             claims = self.verifier.verify(token, **self._requirements)
@@ -103,17 +99,12 @@ class CognitoWSGIMiddleware:
         return self.app(environ, start_response)
 
 
-def _normal(path: str) -> str:
-    return posixpath.normpath("/" + path.lstrip("/"))
-
-
 def _answer(answer: Refusal, start_response: StartResponse) -> list[bytes]:
     body = answer.json
     status = f"{answer.status} {HTTPStatus(answer.status).phrase}"
     headers = [
         ("Content-Type", "application/json"),
         ("Content-Length", str(len(body))),
-        ("Cache-Control", "no-store"),
         *answer.headers.items(),
     ]
     start_response(status, headers)
