@@ -5,8 +5,7 @@ signed by the load balancer) and x-amzn-oidc-accesstoken (the Cognito access tok
 This service verifies both on every request. Run it behind your load balancer
 (``pip install cognito-verify[fastapi] uvicorn``):
 
-    export ALB_ARN=arn:aws:elasticloadbalancing:eu-west-1:123456789012:\
-    loadbalancer/app/web/50dc6c495c0c9188
+    ALB_ARN=<the load balancer's ARN> \\
     COGNITO_USER_POOL_ID=eu-west-1_AbCdEf123 COGNITO_CLIENT_ID=<the rule's app client id> \\
         uvicorn alb_app:create_app --factory
 
