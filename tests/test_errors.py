@@ -17,6 +17,7 @@ from cognito_verify import (
     CognitoVerifier,
     CognitoVerifyError,
     ConfigurationError,
+    CrossSiteRequestError,
     CustomCheckError,
     ForbiddenError,
     InvalidClaimError,
@@ -24,6 +25,7 @@ from cognito_verify import (
     InvalidHeaderError,
     InvalidIssuerError,
     InvalidSignatureError,
+    InvalidSignerError,
     InvalidTokenError,
     InvalidTokenUseError,
     JWKSError,
@@ -52,6 +54,7 @@ TREE: dict[type[CognitoVerifyError], tuple[str, int, type[Exception]]] = {
     MalformedTokenError: ("malformed_token", 401, InvalidTokenError),
     UnsupportedAlgorithmError: ("unsupported_algorithm", 401, InvalidTokenError),
     InvalidHeaderError: ("invalid_header", 401, InvalidTokenError),
+    InvalidSignerError: ("invalid_signer", 401, InvalidTokenError),
     UnknownKeyError: ("unknown_key", 401, InvalidTokenError),
     UnusableKeyError: ("unusable_key", 401, InvalidTokenError),
     InvalidSignatureError: ("invalid_signature", 401, InvalidTokenError),
@@ -65,6 +68,7 @@ TREE: dict[type[CognitoVerifyError], tuple[str, int, type[Exception]]] = {
     MissingGroupError: ("missing_group", 403, ForbiddenError),
     MissingScopeError: ("insufficient_scope", 403, ForbiddenError),
     CustomCheckError: ("custom_check_failed", 403, ForbiddenError),
+    CrossSiteRequestError: ("cross_site_request", 403, ForbiddenError),
     JWKSError: ("jwks_unavailable", 503, CognitoVerifyError),
 }
 

@@ -40,7 +40,7 @@ from rest_framework.response import Response  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
 
 from cognito_verify import AlbVerifier, Claims, CognitoVerifier  # noqa: E402
-from cognito_verify.integrations._http import TokenSource  # noqa: E402
+from cognito_verify.integrations import TokenSource  # noqa: E402
 from cognito_verify.integrations.django import cognito_required  # noqa: E402
 from cognito_verify.testing import LocalAlb, LocalUserPool  # noqa: E402
 from tests.conftest import Clock  # noqa: E402
