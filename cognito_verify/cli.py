@@ -47,7 +47,42 @@ def _when(ts: object, now: float) -> str:
 # --- verify ---------------------------------------------------------------------------
 
 
+def _cmd_verify_alb(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    """``verify --alb-arn``: an ``x-amzn-oidc-data`` value, checked by ``AlbVerifier``."""
+    from .alb import AlbVerifier
+
+    client: list[str] | None = None if args.client_id == ["none"] else args.client_id
+    if not args.issuer:
+        print("error: --alb-arn needs --issuer (the user pool's issuer URL)", file=err)
+        return EXIT_USAGE
+    try:
+        verifier = AlbVerifier(
+            args.alb_arn,
+            client_id=client,
+            issuer=args.issuer,
+            public_keys_url=args.public_keys_url,
+            leeway=args.leeway,
+        )
+    except (ConfigurationError, TypeError) as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_USAGE
+    try:
+        with verifier:
+            claims = verifier.verify(_read_token(args.token, stdin))
+    except CognitoVerifyError as exc:
+        print(f"{exc.code}: {exc.message}", file=err)
+        return EXIT_REFUSED
+    json.dump(claims.to_dict(), out, indent=2, sort_keys=True, ensure_ascii=False)
+    out.write("\n")
+    return EXIT_OK
+
+
 def _cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    if args.alb_arn:
+        return _cmd_verify_alb(args, out, err, stdin)
+    if args.user_pool_id is None or args.token_use is None:
+        print("error: --user-pool-id and --token-use are required (or --alb-arn)", file=err)
+        return EXIT_USAGE
     client: list[str] | None = None if args.client_id == ["none"] else args.client_id
     use = None if args.token_use == "any" else args.token_use
     options: dict[str, Any] = {
@@ -126,6 +161,28 @@ def _problems(header: Any, payload: Any, now: float) -> list[str]:
     return found
 
 
+def _is_alb(header: Any) -> bool:
+    """An Application Load Balancer's ``x-amzn-oidc-data`` token: it names its signer."""
+    return isinstance(header, dict) and "signer" in header and "client" in header
+
+
+def _alb_problems(header: dict[str, Any], now: float) -> list[str]:
+    from ._alb import _KID
+
+    found: list[str] = []
+    if header.get("alg") != "ES256":
+        found.append(f"alg is {header.get('alg')!r}; load balancers sign with ES256")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or _KID.fullmatch(kid) is None:
+        found.append("kid is not a load balancer key id (a UUID)")
+    exp = header.get("exp")
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        found.append("no numeric exp in the header")
+    elif exp <= now:
+        found.append("expired (the load balancer re-signs on every request)")
+    return found
+
+
 def _cmd_inspect(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     token = _read_token(args.token, stdin)
     parts = token.split(".")
@@ -151,6 +208,19 @@ def _cmd_inspect(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Text
     )
     out.write("header:\n" + json.dumps(header, indent=2, ensure_ascii=False) + "\n\n")
     out.write("payload:\n" + json.dumps(payload, indent=2, ensure_ascii=False) + "\n\n")
+    if _is_alb(header):
+        out.write(
+            "kind: an Application Load Balancer x-amzn-oidc-data token (the user's claims, "
+            "signed by the load balancer, not by Cognito)\n"
+            f"   signer: {header.get('signer')}\n   client: {header.get('client')}\n"
+            f"      iss: {header.get('iss')}\n      exp: {_when(header.get('exp'), now)}\n"
+            "verify it with: cognito-verify verify --alb-arn <signer> --client-id <client> "
+            "--issuer <iss> -\n"
+        )
+        problems = _alb_problems(header, now)
+        out.write("\nlooks wrong: " + ("; ".join(problems) if problems else "nothing obvious"))
+        out.write("\n")
+        return EXIT_OK
     if isinstance(payload, dict):
         for name in ("iat", "auth_time", "nbf", "exp"):
             if name in payload:
@@ -280,20 +350,27 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("verify", help="verify a token and print its claims as JSON")
     v.add_argument("token", help="the token, or - to read it from stdin")
-    v.add_argument("--user-pool-id", required=True)
+    v.add_argument("--user-pool-id", help="the user pool (required unless --alb-arn)")
     v.add_argument(
         "--client-id",
         action="append",
         required=True,
         help="app client id (repeat for several; 'none' accepts any)",
     )
-    v.add_argument("--token-use", required=True, choices=["id", "access", "any"])
+    v.add_argument("--token-use", choices=["id", "access", "any"], help="(unless --alb-arn)")
     v.add_argument("--jwks-url", help="fetch keys from here instead of the pool's URL")
     v.add_argument("--jwks-file", help="read the JWKS from this file (offline)")
     v.add_argument("--issuer", help="exact iss to accept (emulators)")
     v.add_argument("--leeway", type=float, default=0.0, help="seconds of clock skew")
     v.add_argument("--group", action="append", help="require one of these groups")
     v.add_argument("--scope", action="append", help="require one of these scopes")
+    v.add_argument(
+        "--alb-arn",
+        action="append",
+        help="verify an x-amzn-oidc-data token signed by this load balancer (repeat for "
+        "several); needs --client-id and --issuer",
+    )
+    v.add_argument("--public-keys-url", help="with --alb-arn: the key endpoint ('/{kid}' appended)")
     v.set_defaults(func=_cmd_verify)
 
     i = sub.add_parser("inspect", help="decode a token WITHOUT verifying it")

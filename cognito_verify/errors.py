@@ -34,6 +34,8 @@ token, its signature, or (before the signature is verified) any value taken from
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "CognitoVerifyError",
     "ConfigurationError",
@@ -165,6 +167,14 @@ class MissingGroupError(ForbiddenError):
 
 class MissingScopeError(ForbiddenError):
     code = "insufficient_scope"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, scopes: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message, code=code)
+        #: The scopes that would have satisfied the requirement (for the RFC 6750
+        #: ``scope="..."`` challenge); empty when unknown.
+        self.scopes: tuple[str, ...] = tuple(scopes)
 
 
 class CustomCheckError(ForbiddenError):

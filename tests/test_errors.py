@@ -54,6 +54,7 @@ TREE: dict[type[CognitoVerifyError], tuple[str, int, type[Exception]]] = {
     MalformedTokenError: ("malformed_token", 401, InvalidTokenError),
     UnsupportedAlgorithmError: ("unsupported_algorithm", 401, InvalidTokenError),
     InvalidHeaderError: ("invalid_header", 401, InvalidTokenError),
+    InvalidSignerError: ("invalid_signer", 401, InvalidTokenError),
     UnknownKeyError: ("unknown_key", 401, InvalidTokenError),
     UnusableKeyError: ("unusable_key", 401, InvalidTokenError),
     InvalidSignatureError: ("invalid_signature", 401, InvalidTokenError),

@@ -32,7 +32,6 @@ from django.http import HttpRequest, JsonResponse  # noqa: E402
 from django.test import Client as DjangoClient  # noqa: E402
 from django.test import override_settings  # noqa: E402
 from django.urls import path  # noqa: E402
-from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 from fastapi import Request as FastAPIRequest  # noqa: E402
 from rest_framework.permissions import IsAuthenticated  # noqa: E402
 from rest_framework.renderers import JSONRenderer  # noqa: E402
@@ -41,7 +40,8 @@ from rest_framework.response import Response  # noqa: E402
 from rest_framework.views import APIView  # noqa: E402
 
 from cognito_verify import AlbVerifier, Claims, CognitoVerifier  # noqa: E402
-from cognito_verify.integrations._http import TokenSource  # noqa: E402
+from cognito_verify.integrations import TokenSource  # noqa: E402
+from cognito_verify.integrations.django import cognito_required  # noqa: E402
 from cognito_verify.testing import LocalAlb, LocalUserPool  # noqa: E402
 from tests.conftest import Clock  # noqa: E402
 
@@ -144,7 +144,7 @@ def starlette_app(verifier: Any, alb: Any, source: Any) -> Call:
 
     backend = CognitoAuthBackend(verifier, token_source=source, alb=alb)
 
-    @backend.require()
+    @backend.required()
     async def me(request: StarletteRequest) -> JSONResponse:
         return JSONResponse(_body(request.user.claims, request.user.alb_claims))
 
@@ -169,13 +169,8 @@ def fastapi_app(verifier: Any, alb: Any, source: Any) -> Call:
     return _testclient(app)
 
 
-@csrf_exempt
+@cognito_required
 def django_me(request: HttpRequest) -> JsonResponse:
-    from cognito_verify.integrations.django import _check
-
-    refused = _check(request, {})
-    if refused is not None:
-        return refused  # type: ignore[return-value]
     return JsonResponse(_body(request.cognito_claims, request.alb_claims))  # type: ignore[attr-defined]
 
 

@@ -202,3 +202,16 @@ def test_authenticator_arguments(verifiers: tuple[CognitoVerifier, AlbVerifier])
     with pytest.raises(TypeError):
         Authenticator(cognito, alb=cognito)  # type: ignore[arg-type]
     assert Authenticator(cognito).sources == (TokenSource.bearer(),)
+
+
+def test_token_source_is_public_and_framework_free() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from cognito_verify.integrations import TokenSource; "
+        "print(TokenSource.cookie('t').name, sorted(m for m in ('flask', 'fastapi', "
+        "'starlette', 'django') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["t", "[]"]

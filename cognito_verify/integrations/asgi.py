@@ -19,8 +19,10 @@ from ..errors import CognitoVerifyError, MissingTokenError
 from ..verifier import CognitoVerifier
 from ._http import (
     Authenticator,
+    ExcludedPaths,
     Refusal,
     TokenSource,
+    optional_flag,
     refusal,
     single_header,
     websocket_bearer,
@@ -45,11 +47,13 @@ class CognitoASGIMiddleware:
     Args:
         app: the ASGI app to protect.
         verifier: the ``CognitoVerifier`` that checks every token (``averify``).
-        exclude_paths: paths left alone (health checks): an entry matches that exact
-            path, or, when it ends with ``/``, every path under it.
-        require: ``True`` refuses anonymous requests with 401; ``False`` lets them
-            through with ``scope["cognito.claims"] = None``. A token that is present
-            but bad is refused either way.
+        exclude_paths: paths left alone (health checks), matched as ``ExcludedPaths``
+            (``"/health"`` also matches ``"/health/"``; an entry ending in ``/``
+            matches every path under it; dot segments are collapsed first).
+        optional: ``False`` (the default) refuses anonymous requests with 401;
+            ``True`` lets them through with ``scope["cognito.claims"] = None``. A
+            token that is present but bad is refused either way. (``require=False``
+            is its deprecated old spelling.)
         groups / all_groups / scopes / all_scopes: requirements for every request
             (403 when unmet), on top of the verifier's own.
         token_source: where requests carry the token: ``TokenSource.bearer()``
@@ -72,11 +76,12 @@ class CognitoASGIMiddleware:
         token_source: TokenSource | Sequence[TokenSource] | None = None,
         alb: AlbVerifier | None = None,
         exclude_paths: Iterable[str] = (),
-        require: bool = True,
+        optional: bool = False,
         groups: Names = None,
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        require: bool | None = None,
     ) -> None:
         if not isinstance(verifier, CognitoVerifier) and alb is None:
             raise TypeError("CognitoASGIMiddleware needs a CognitoVerifier")
@@ -84,26 +89,14 @@ class CognitoASGIMiddleware:
         # The subprotocol fallback exists for the default source only: it is how a
         # browser sends a bearer token on a WebSocket handshake.
         self._ws_bearer = token_source is None and alb is None
-        if isinstance(exclude_paths, str):
-            raise TypeError("exclude_paths must be a list of paths, not one string")
         self.app = app
         self.verifier = verifier
-        self.require = require
-        paths = tuple(exclude_paths)
-        for path in paths:
-            if not path.startswith("/"):
-                raise ValueError(f"exclude_paths entries must start with '/': {path!r}")
-        self._exact = frozenset(p for p in paths if not p.endswith("/"))
-        self._prefixes = tuple(p for p in paths if p.endswith("/"))
+        self.optional = optional_flag(optional, require)
+        self._excluded = ExcludedPaths(exclude_paths)
         CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)  # fail now, not per request
         self._needs: dict[str, Any] = dict(
             groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
         )
-
-    def _excluded(self, path: str) -> bool:
-        # Matched on the decoded path the app routes on; a prefix entry ends with "/"
-        # so "/health/" never exempts "/healthcare".
-        return path in self._exact or path.startswith(self._prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -117,7 +110,7 @@ class CognitoASGIMiddleware:
                     authorization = _header(scope, b"authorization")
                     token = websocket_bearer(authorization, scope.get("subprotocols", ()))
                 except MissingTokenError:
-                    if self.require:
+                    if not self.optional:
                         raise
                     claims = None
                 else:
@@ -130,7 +123,7 @@ class CognitoASGIMiddleware:
                 claims, alb_claims = await self._auth.aauthenticate(
                     method,
                     lambda name: _values(scope, name),
-                    optional=not self.require,
+                    optional=self.optional,
                     **self._needs,
                 )
         except CognitoVerifyError as exc:

@@ -12,7 +12,7 @@
     async def me(claims: Annotated[Claims, Depends(auth)]) -> dict[str, str | None]:
         return {"username": claims.username}
 
-    @app.delete("/orders/{id}", dependencies=[Depends(auth.require(groups="admin"))])
+    @app.delete("/orders/{id}", dependencies=[Depends(auth.required(groups="admin"))])
     async def delete_order(id: int) -> None: ...
 
 Each dependency is also an HTTP Bearer security scheme, so ``/docs`` shows an
@@ -25,6 +25,7 @@ customise them (see docs/fastapi.md).
 # No ``from __future__ import annotations`` here: FastAPI reads the annotations of
 # the dependencies' ``__call__`` at runtime to find the ``HTTPConnection`` parameter.
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -211,6 +212,42 @@ class CognitoAuth(_Required):
         )
         """``Depends(auth.optional)``: the claims, or ``None`` when there is no token."""
 
+    def required(
+        self,
+        *,
+        groups: Names = None,
+        all_groups: Names = None,
+        scopes: Names = None,
+        all_scopes: Names = None,
+        optional: bool = False,
+    ) -> _Dependency:
+        """A dependency with extra requirements for one route (403 when unmet).
+
+        ``groups`` / ``scopes``: at least one of them; ``all_groups`` /
+        ``all_scopes``: every one of them. Added to the verifier's own requirements.
+        With ``optional=True`` a request without a token gets ``None`` (a bad token,
+        or a token lacking the requirements, is still refused).
+
+        Raises:
+            TypeError: a requirement is not a string or a list of strings.
+        """
+        # Validate now, at import time of the app, not on the first request.
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
+        if not isinstance(optional, bool):
+            raise TypeError(f"optional must be True or False, got {optional!r}")
+        kind = _Optional if optional else _Required
+        return kind(
+            self.verifier,
+            self.model,
+            self.scheme_name,
+            authenticator=self._auth,
+            optional=optional,
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+        )
+
     def require(
         self,
         *,
@@ -218,21 +255,13 @@ class CognitoAuth(_Required):
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
-    ) -> _Required:
-        """A dependency with extra requirements for one route (403 when unmet).
-
-        ``groups`` / ``scopes``: at least one of them; ``all_groups`` /
-        ``all_scopes``: every one of them. Added to the verifier's own requirements.
-        """
-        # Validate now, at import time of the app, not on the first request.
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
-        return _Required(
-            self.verifier,
-            self.model,
-            self.scheme_name,
-            authenticator=self._auth,
-            groups=groups,
-            all_groups=all_groups,
-            scopes=scopes,
-            all_scopes=all_scopes,
+    ) -> _Dependency:
+        """Deprecated spelling of ``required``."""
+        warnings.warn(
+            "auth.require(...) is deprecated: write auth.required(...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.required(
+            groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
         )

@@ -34,7 +34,8 @@ from ..alb import AlbVerifier
 from ..claims import Claims
 from ..errors import CognitoVerifyError, ConfigurationError
 from ..verifier import CognitoVerifier
-from ._http import Authenticator, Refusal, TokenSource, refusal, token_sources
+from ._config import build_verifier, unknown_keys, verifier_options
+from ._http import Authenticator, Refusal, TokenSource, json_default, refusal, token_sources
 
 __all__ = [
     "CognitoAuth",
@@ -50,10 +51,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 Groups = str | Sequence[str] | None
 
 _EXTENSION = "cognito_verify"
-_REQUIRED_KEYS = ("user_pool_id", "client_id", "token_use")
-_PARAMETERS = tuple(
-    name for name in inspect.signature(CognitoVerifier.__init__).parameters if name != "self"
-)
+_WHERE = "app.config"
 
 
 class CognitoAuthError(HTTPException):
@@ -64,9 +62,9 @@ class CognitoAuthError(HTTPException):
     Register ``@app.errorhandler(CognitoAuthError)`` to answer differently.
     """
 
-    def __init__(self, error: CognitoVerifyError) -> None:
+    def __init__(self, error: CognitoVerifyError, answer: Refusal | None = None) -> None:
         self.error = error
-        self.refusal: Refusal = refusal(error)
+        self.refusal: Refusal = answer if answer is not None else refusal(error)
         # The description is the fixed text, not str(error): exception messages can
         # name configured issuers and clients, which a caller has no need to learn.
         super().__init__(description=self.refusal.body["message"])
@@ -74,11 +72,11 @@ class CognitoAuthError(HTTPException):
     @classmethod
     def from_error(cls, error: CognitoVerifyError) -> CognitoAuthError:
         """The subclass matching the error's HTTP status (401, 403, 503 or 500)."""
-        status = refusal(error).status
+        answer = refusal(error)
         for sub in (CognitoUnauthorized, CognitoForbidden, CognitoUnavailable):
-            if sub.code == status:
-                return sub(error)
-        return CognitoMisconfigured(error)
+            if sub.code == answer.status:
+                return sub(error, answer)
+        return CognitoMisconfigured(error, answer)
 
     def get_headers(self, environ: Any = None, scope: Any = None) -> list[tuple[str, str]]:
         return [("Content-Type", "application/json"), *self.refusal.headers.items()]
@@ -109,30 +107,27 @@ def verifier_from_config(config: Mapping[str, Any]) -> CognitoVerifier:
     """Build a verifier from ``COGNITO_<PARAMETER>`` keys of a Flask config.
 
     Every ``CognitoVerifier`` parameter can be given as ``COGNITO_`` plus its name in
-    capitals (``COGNITO_JWKS_URL``, ``COGNITO_LEEWAY``, ...). ``COGNITO_USER_POOL_ID``,
-    ``COGNITO_CLIENT_ID`` and ``COGNITO_TOKEN_USE`` are required; the last two may be
-    ``None`` on purpose. Other ``COGNITO_*`` keys are ignored.
+    capitals (``COGNITO_JWKS_URL``, ``COGNITO_LEEWAY``, ``COGNITO_GROUPS``, ...).
+    ``COGNITO_USER_POOL_ID``, ``COGNITO_CLIENT_ID`` and ``COGNITO_TOKEN_USE`` are
+    required; the last two may be ``None`` on purpose. Any other ``COGNITO_*`` key is
+    refused with the closest known name: a typo such as ``COGNITO_GROUP`` must not
+    silently drop a group check. List the app's own ``COGNITO_*`` keys (say
+    ``COGNITO_DOMAIN``) in ``COGNITO_EXTRA_KEYS`` to keep them.
 
     Raises:
-        ConfigurationError: a required key is missing or a value is invalid.
+        ConfigurationError: a key is unknown or missing, or a value is invalid.
     """
-    missing = [
-        f"COGNITO_{n.upper()}" for n in _REQUIRED_KEYS if f"COGNITO_{n.upper()}" not in config
-    ]
-    # No silent defaults: accepting any client or either token type must be said.
-    if missing:
-        raise ConfigurationError(
-            f"{', '.join(missing)} must be set in app.config (CLIENT_ID and TOKEN_USE "
-            "may be None to accept any app client / both token types), or pass "
-            "CognitoAuth(verifier=CognitoVerifier(...))"
-        )
-    options = {
-        n: config[f"COGNITO_{n.upper()}"] for n in _PARAMETERS if f"COGNITO_{n.upper()}" in config
-    }
-    try:
-        return CognitoVerifier(**options)
-    except TypeError as exc:
-        raise ConfigurationError(f"invalid COGNITO_* configuration: {exc}") from None
+    options = verifier_options(config, prefix="COGNITO_", where=_WHERE, own=_own_keys(config))
+    return build_verifier(options, where=_WHERE)
+
+
+def _own_keys(config: Mapping[str, Any]) -> tuple[str, ...]:
+    # COGNITO_EXTRA_KEYS: the app's other COGNITO_* keys (say COGNITO_DOMAIN for the
+    # hosted UI), named on purpose so they are not mistaken for typos.
+    extra = config.get("COGNITO_EXTRA_KEYS", ())
+    if isinstance(extra, str) or not all(isinstance(k, str) for k in extra):
+        raise ConfigurationError(f"{_WHERE}['COGNITO_EXTRA_KEYS'] must be a list of key names")
+    return ("EXTRA_KEYS", *(k.removeprefix("COGNITO_") for k in extra))
 
 
 class CognitoAuth:
@@ -159,22 +154,64 @@ class CognitoAuth:
         token_source: TokenSource | Sequence[TokenSource] | None = None,
         alb: AlbVerifier | None = None,
     ) -> None:
+        if verifier is not None and not isinstance(verifier, CognitoVerifier):
+            raise TypeError("CognitoAuth needs a CognitoVerifier")
         self._verifier = verifier
         self._alb = alb
         self._token_source = token_sources(token_source) if token_source is not None else None
         self._authenticators: dict[int, Authenticator] = {}
+        # Views decorated by ``required``, by their undecorated function: found again
+        # when the decorator was written above ``@app.route`` (see ``_guard``).
+        self._guarded: dict[Callable[..., Any], dict[str, Any]] = {}
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: Flask, *, verifier: CognitoVerifier | None = None) -> None:
         """Register on ``app``: its verifier is ``verifier``, else the one given to
-        ``CognitoAuth``, else one built from ``app.config`` now (no IO), so a bad
-        config fails at start-up. Call again with ``verifier=`` to swap it in tests."""
-        verifier = verifier or self._verifier
-        if verifier is None and (self._alb is None or "COGNITO_USER_POOL_ID" in app.config):
+        ``CognitoAuth``, else one built from ``app.config`` now (no IO), so a bad or
+        misspelt ``COGNITO_*`` key fails at start-up. Call again with ``verifier=`` to
+        swap it in tests.
+
+        Also teaches the app's JSON provider to return ``Claims`` (as ``to_dict()``)
+        and the sets of ``claims.groups`` / ``claims.scopes`` (as sorted lists).
+
+        Raises:
+            ConfigurationError: the ``COGNITO_*`` configuration is invalid.
+        """
+        if verifier is not None and not isinstance(verifier, CognitoVerifier):
+            raise TypeError("init_app(verifier=) needs a CognitoVerifier")
+        if (
+            verifier is None
+            and self._verifier is None
+            and (
+                # With the load balancer alone, no COGNITO_* pool config is needed.
+                self._alb is None or "COGNITO_USER_POOL_ID" in app.config
+            )
+        ):
             verifier = verifier_from_config(app.config)
-        app.extensions[_EXTENSION] = verifier
-        Authenticator(verifier, alb=self._alb, token_source=self._token_source)  # fail now
+        else:
+            # A verifier given in code: COGNITO_* keys would be ignored, so a
+            # misspelt one is still refused rather than silently unused.
+            verifier_options_known(app.config)
+        app.extensions[_EXTENSION] = verifier or self._verifier
+        # Fail now, not on the first request, for a bad token_source / alb pairing.
+        Authenticator(verifier or self._verifier, alb=self._alb, token_source=self._token_source)
+        if _EXTENSION + ".guard" not in app.extensions:
+            app.extensions[_EXTENSION + ".guard"] = True
+            app.before_request(self._guard)
+            _teach_json(app)
+
+    def _guard(self) -> None:
+        # ``@auth.required`` written above ``@app.get`` decorates the function after
+        # Flask registered it, so the registered view is the unprotected one. The
+        # order must not decide whether a view is protected: such a view is found
+        # here by its function and checked before it runs.
+        if not self._guarded or request.endpoint is None:
+            return
+        view = current_app.view_functions.get(request.endpoint)
+        options = self._guarded.get(view) if view is not None else None
+        if options is not None:
+            self.authenticate(**options)
 
     @property
     def verifier(self) -> CognitoVerifier:
@@ -294,6 +331,7 @@ class CognitoAuth:
         CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
 
         def decorate(fn: F) -> F:
+            self._guarded[fn] = options
             if inspect.iscoroutinefunction(fn):
 
                 @functools.wraps(fn)
@@ -313,3 +351,27 @@ class CognitoAuth:
         if view is not None:
             return decorate(view)
         return decorate
+
+
+def verifier_options_known(config: Mapping[str, Any]) -> None:
+    """Refuse unknown ``COGNITO_*`` keys of a Flask config (with a "did you mean").
+
+    Raises:
+        ConfigurationError: a ``COGNITO_*`` key is not a ``CognitoVerifier`` parameter.
+    """
+    problems = unknown_keys(config, prefix="COGNITO_", own=_own_keys(config))
+    if problems:
+        raise ConfigurationError(f"{_WHERE}: {'; '.join(problems)}")
+
+
+def _teach_json(app: Flask) -> None:
+    provider = app.json
+    previous = getattr(provider, "default", None)
+    if previous is None:  # a provider without a ``default`` hook: documented, not patched
+        return
+
+    def default(value: Any) -> Any:
+        found = json_default(value)
+        return previous(value) if found is NotImplemented else found
+
+    provider.default = default  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@
     backend = CognitoAuthBackend(verifier)
     app = Starlette(routes=[...], middleware=[backend.middleware()])
 
-    @backend.require(groups="admin")          # 401 anonymous, 403 not in the group
+    @backend.required(groups="admin")         # 401 anonymous, 403 not in the group
     async def admin(request): ...
 
 Starlette scopes given to a verified caller: ``"authenticated"``, every OAuth scope of
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -181,25 +182,51 @@ class CognitoAuthBackend(AuthenticationBackend):
         scopes: Names = None,
         all_scopes: Names = None,
     ) -> Callable[[F], F]:
+        """Deprecated spelling of ``required``."""
+        warnings.warn(
+            "backend.require(...) is deprecated: write backend.required(...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.required(
+            groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
+        )
+
+    def required(
+        self,
+        *,
+        groups: Names = None,
+        all_groups: Names = None,
+        scopes: Names = None,
+        all_scopes: Names = None,
+        optional: bool = False,
+    ) -> Callable[[F], F]:
         """Decorate an endpoint (function or ``HTTPEndpoint`` method, sync or async,
         HTTP or WebSocket) to need a verified caller with these groups / scopes.
 
         Unlike Starlette's ``@requires``: anonymous gets 401 with
         ``WWW-Authenticate: Bearer``, a missing group 403, a missing scope 403 with
-        ``error="insufficient_scope"``, all with our JSON body. A WebSocket is
-        closed with 1008 (policy violation).
+        ``error="insufficient_scope", scope="..."``, all with our JSON body. A
+        WebSocket is closed with 1008 (policy violation). With ``optional=True`` an
+        anonymous caller reaches the endpoint (``request.user`` is unauthenticated);
+        a verified one must still meet the requirements.
+
+        Raises:
+            TypeError: a requirement is not a string or a list of strings.
         """
         verifier = self.verifier
         CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)  # fail at import
+        if not isinstance(optional, bool):
+            raise TypeError(f"optional must be True or False, got {optional!r}")
         needs = dict(groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes)
 
         def check(conn: HTTPConnection) -> CognitoVerifyError | None:
             if "user" not in conn.scope:
                 # A developer error, not a refusal: answering 401 would hide it.
-                raise RuntimeError("@require needs the middleware: backend.middleware()")
+                raise RuntimeError("@required needs the middleware: backend.middleware()")
             user = conn.scope["user"]
             if not isinstance(user, CognitoUser):
-                return MissingTokenError("the request is not authenticated")
+                return None if optional else MissingTokenError("the request is not authenticated")
             try:
                 # The requirements are checked by the core, on the verified claims.
                 if verifier is not None:
@@ -240,7 +267,7 @@ def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection
     for value in (*args, *kwargs.values()):
         if isinstance(value, HTTPConnection):
             return value
-    raise TypeError("a @require endpoint must take the Request or WebSocket as an argument")
+    raise TypeError("a @required endpoint must take the Request or WebSocket as an argument")
 
 
 def _authorize(claims: Claims, needs: dict[str, Any]) -> None:

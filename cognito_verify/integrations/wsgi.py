@@ -4,13 +4,13 @@
 
     app = CognitoWSGIMiddleware(app, verifier, exclude_paths=("/health",))
     # in the app: environ["cognito.claims"] is the verified Claims (None if anonymous)
+    # optional=True lets requests without a token through (a bad token is still refused)
 
 It needs no framework (only the standard WSGI protocol) and answers refusals itself.
 """
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from ..alb import AlbVerifier
 from ..errors import CognitoVerifyError
 from ..verifier import CognitoVerifier
-from ._http import Authenticator, Refusal, TokenSource, refusal
+from ._http import Authenticator, ExcludedPaths, Refusal, TokenSource, optional_flag, refusal
 
 __all__ = ["CognitoWSGIMiddleware", "ENVIRON_KEY", "ALB_ENVIRON_KEY"]
 
@@ -39,12 +39,14 @@ class CognitoWSGIMiddleware:
     Args:
         app: the WSGI app to protect.
         verifier: the ``CognitoVerifier`` that checks tokens.
-        exclude_paths: paths that skip authentication entirely (health checks). An
-            entry matches that exact path; an entry ending in ``/`` matches every
-            path below it. Compared on the normalised ``PATH_INFO``.
-        require: ``True`` answers 401 to a request without a token; ``False`` lets
-            it through with ``environ["cognito.claims"] = None``. A bad token is
-            refused either way.
+        exclude_paths: paths that skip authentication entirely (health checks), matched
+            as ``ExcludedPaths`` (``"/health"`` also matches ``"/health/"``; an entry
+            ending in ``/`` matches every path below it), on the normalised
+            ``PATH_INFO``.
+        optional: ``False`` (the default) answers 401 to a request without a token;
+            ``True`` lets it through with ``environ["cognito.claims"] = None``. A bad
+            token is refused either way. (``require=False`` is its deprecated old
+            spelling.)
         groups / all_groups / scopes / all_scopes: requirements for every request,
             on top of the verifier's own (403 when not met).
         environ_key: where the claims go.
@@ -62,24 +64,22 @@ class CognitoWSGIMiddleware:
         token_source: TokenSource | Sequence[TokenSource] | None = None,
         alb: AlbVerifier | None = None,
         exclude_paths: Iterable[str] = (),
-        require: bool = True,
+        optional: bool = False,
         groups: Groups = None,
         all_groups: Groups = None,
         scopes: Groups = None,
         all_scopes: Groups = None,
         environ_key: str = ENVIRON_KEY,
+        require: bool | None = None,
     ) -> None:
-        if isinstance(exclude_paths, str):
-            raise TypeError("exclude_paths must be a list of paths, not a string")
+        if not isinstance(verifier, CognitoVerifier) and alb is None:
+            raise TypeError("CognitoWSGIMiddleware needs a CognitoVerifier")
         self.app = app
         self.verifier = verifier
         self._auth = Authenticator(verifier, alb=alb, token_source=token_source)
-        self.require = require
+        self.optional = optional_flag(optional, require)
         self.environ_key = environ_key
-        self._exact = frozenset(_normal(p) for p in exclude_paths if not p.endswith("/"))
-        self._prefixes = tuple(
-            _normal(p).rstrip("/") + "/" for p in exclude_paths if p.endswith("/")
-        )
+        self._excluded = ExcludedPaths(exclude_paths)
         self._requirements = {
             "groups": groups,
             "all_groups": all_groups,
@@ -88,12 +88,6 @@ class CognitoWSGIMiddleware:
         }
         # Bad requirement values are a programming error: fail at construction.
         CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
-
-    def _excluded(self, path: str) -> bool:
-        # Normalise first, so "/health/../admin" is judged as "/admin": a router that
-        # collapses dot segments must not reach a protected view through an exclusion.
-        path = _normal(path)
-        return path in self._exact or any(path.startswith(p) for p in self._prefixes)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         environ[self.environ_key] = None
@@ -104,7 +98,7 @@ class CognitoWSGIMiddleware:
             found = self._auth.authenticate(
                 environ.get("REQUEST_METHOD", "GET"),
                 lambda name: _headers(environ, name),
-                optional=not self.require,
+                optional=self.optional,
                 **self._requirements,
             )
         except CognitoVerifyError as exc:
@@ -120,17 +114,12 @@ def _headers(environ: Environ, name: str) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
-def _normal(path: str) -> str:
-    return posixpath.normpath("/" + path.lstrip("/"))
-
-
 def _answer(answer: Refusal, start_response: StartResponse) -> list[bytes]:
     body = answer.json
     status = f"{answer.status} {HTTPStatus(answer.status).phrase}"
     headers = [
         ("Content-Type", "application/json"),
         ("Content-Length", str(len(body))),
-        ("Cache-Control", "no-store"),
         *answer.headers.items(),
     ]
     start_response(status, headers)

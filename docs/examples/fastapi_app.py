@@ -41,13 +41,13 @@ def create_app(verifier: CognitoVerifier | None = None) -> FastAPI:
 
     @app.get("/admin")
     async def admin(
-        claims: Annotated[Claims, Depends(auth.require(groups="admin"))],
+        claims: Annotated[Claims, Depends(auth.required(groups="admin"))],
     ) -> dict[str, Any]:
         return {"username": claims.username, "admin": True}
 
     @app.get("/orders")
     async def orders(
-        claims: Annotated[Claims, Depends(auth.require(scopes="orders-api/orders.read"))],
+        claims: Annotated[Claims, Depends(auth.required(scopes="orders-api/orders.read"))],
     ) -> dict[str, Any]:
         return {"username": claims.username, "orders": []}
 

@@ -36,16 +36,16 @@ def create_app(verifier: CognitoVerifier | None = None) -> Starlette:
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
-    @backend.require()  # 401 for anonymous callers
+    @backend.required()  # 401 for anonymous callers
     async def me(request: Request) -> JSONResponse:
         user: CognitoUser = request.user
         return JSONResponse({"username": user.username, "scopes": sorted(request.auth.scopes)})
 
-    @backend.require(groups="admin")  # 403 missing_group
+    @backend.required(groups="admin")  # 403 missing_group
     async def admin(request: Request) -> JSONResponse:
         return JSONResponse({"username": request.user.username, "admin": True})
 
-    @backend.require(scopes="orders-api/orders.read")  # sync endpoints work too
+    @backend.required(scopes="orders-api/orders.read")  # sync endpoints work too
     def orders(request: Request) -> JSONResponse:
         return JSONResponse({"username": request.user.username, "orders": []})
 
@@ -57,7 +57,7 @@ def create_app(verifier: CognitoVerifier | None = None) -> Starlette:
         name = request.user.display_name if request.user.is_authenticated else "stranger"
         return JSONResponse({"hello": name})
 
-    @backend.require()
+    @backend.required()
     async def live(websocket: WebSocket) -> None:
         await websocket.accept()
         await websocket.send_json({"username": websocket.user.username})
