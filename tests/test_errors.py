@@ -58,7 +58,6 @@ TREE: dict[type[CognitoVerifyError], tuple[str, int, type[Exception]]] = {
     UnknownKeyError: ("unknown_key", 401, InvalidTokenError),
     UnusableKeyError: ("unusable_key", 401, InvalidTokenError),
     InvalidSignatureError: ("invalid_signature", 401, InvalidTokenError),
-    InvalidSignerError: ("invalid_signer", 401, InvalidTokenError),
     InvalidClaimError: ("invalid_claim", 401, InvalidTokenError),
     TokenExpiredError: ("token_expired", 401, InvalidClaimError),
     TokenNotYetValidError: ("token_not_yet_valid", 401, InvalidClaimError),

@@ -41,6 +41,7 @@ from cognito_verify.testing import LocalUserPool
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "starlette_app.py"
 
 
+
 example = load_example(EXAMPLE)
 
 
