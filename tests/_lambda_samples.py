@@ -65,24 +65,28 @@ def _drop_authorization(headers: Any) -> None:
             del headers[key]
 
 
-def with_authorization(event: dict[str, Any], value: str | None) -> dict[str, Any]:
-    """A copy of ``event`` whose Authorization header is ``value`` (None: no header),
-    written where and how that event writes headers."""
+def with_authorization(event: dict[str, Any], value: str | list[str] | None) -> dict[str, Any]:
+    """A copy of ``event`` whose Authorization header is ``value`` (None: no header; a
+    list: the header sent that many times), written where and how that event's
+    integration writes headers."""
     event = copy.deepcopy(event)
     single, multi = event.get("headers"), event.get("multiValueHeaders")
     _drop_authorization(single)
     _drop_authorization(multi)
     if value is None:
         return event
+    values = [value] if isinstance(value, str) else list(value)
     # Payload 2.0 and ALB lower-case header names; REST keeps the client's case.
     behind_alb = "elb" in (event.get("requestContext") or {})
     name = "Authorization" if "httpMethod" in event and not behind_alb else "authorization"
-    if isinstance(single, dict):
-        single[name] = value
     if isinstance(multi, dict):
-        multi[name] = [value]
+        multi[name] = values
+    if isinstance(single, dict):
+        # Payload 2.0 joins repeated headers with commas; REST 1.0 and a single-value
+        # ALB keep only the last one in `headers` (AWS's documented behaviour).
+        single[name] = ",".join(values) if event.get("version") == "2.0" else values[-1]
     if "identitySource" in event:
-        event["identitySource"] = [value]
+        event["identitySource"] = [",".join(values)]
     return event
 
 

@@ -74,7 +74,7 @@ def check_refusal(
     status: int,
     code: str,
     challenge: str | None,
-    header: str | None = None,
+    header: str | list[str] | None = None,
 ) -> None:
     expected_keys = {"statusCode", "body", "isBase64Encoded"}
     expected_keys |= {"multiValueHeaders"} if fmt == "alb_multi" else {"headers"}
@@ -94,9 +94,9 @@ def check_refusal(
     data = json.loads(response["body"])
     assert data == {"error": code, "message": data["message"]}
     assert isinstance(data["message"], str) and data["message"]
-    if header:
+    for sent in [header] if isinstance(header, str) else header or []:
         # The token (or any fragment of it) is never echoed back.
-        for part in header.partition(" ")[2].split("."):
+        for part in sent.partition(" ")[2].split("."):
             assert len(part) < 4 or part not in response["body"]
 
 
@@ -108,6 +108,11 @@ def test_matrix(case: Case, shape: str, kind: str, pool: LocalUserPool, clock: A
     handler = handlers(auth, kind)[case.path]
     header = case.header(pool, clock)
     response = handler(proxy(shape, header), None)
+    if case.name == "two_authorization_headers" and shape == "alb":
+        # A single-value ALB passes only the last of repeated headers: the function
+        # cannot see the duplicate (docs/aws-lambda.md says to turn on multi-value).
+        assert response["statusCode"] == 200
+        return
     if case.status == 200:
         expected = None if case.name == "optional_anonymous" else "alice"
         assert response["statusCode"] == 200
@@ -433,7 +438,7 @@ def cookie_event(shape: str, cookie: str, method: str, **headers: str) -> dict[s
 def test_cookie_token_source_with_the_csrf_rule(
     shape: str, pool: LocalUserPool, clock: Any
 ) -> None:
-    from cognito_verify.integrations._http import TokenSource
+    from cognito_verify.integrations import TokenSource
 
     auth = LambdaAuth(make_verifier(pool, clock), token_source=TokenSource.cookie("access_token"))
     handler = handlers(auth, "sync")["/protected"]
@@ -492,7 +497,7 @@ def test_authorizers_with_token_sources(pool: LocalUserPool, clock: Any) -> None
     from _lambda_samples import REST_REQUEST, REST_TOKEN, load
 
     from cognito_verify import CrossSiteRequestError
-    from cognito_verify.integrations._http import TokenSource
+    from cognito_verify.integrations import TokenSource
     from cognito_verify.integrations.aws_lambda import Unauthorized
 
     token = pool.access_token()

@@ -136,7 +136,8 @@ def test_global_middleware_and_unprotected_routes(
         pool.lambda_event(BUILDER_SHAPE[shape], pool.access_token(), path="/other"), {}
     )
     assert scope["statusCode"] == 403
-    assert headers_of(scope)["WWW-Authenticate"] == 'Bearer error="insufficient_scope"'
+    challenge = 'Bearer error="insufficient_scope", scope="orders/read"'
+    assert headers_of(scope)["WWW-Authenticate"] == challenge
 
 
 def test_optional_and_jwks_down(pool: LocalUserPool, clock: Any) -> None:
