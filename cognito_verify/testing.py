@@ -296,9 +296,20 @@ class LocalUserPool:
         return httpx.MockTransport(handler)
 
     @contextmanager
-    def serve(self) -> Iterator[JWKSServer]:
-        """Serve the JWKS over real HTTP on 127.0.0.1 while the block runs."""
-        server = JWKSServer(lambda: self.jwks, path=f"/{self.user_pool_id}/.well-known/jwks.json")
+    def serve(self, port: int = 0) -> Iterator[JWKSServer]:
+        """Serve the JWKS over real HTTP on 127.0.0.1 while the block runs, at
+        ``/{user_pool_id}/.well-known/jwks.json`` (Cognito's path).
+
+        Args:
+            port: the TCP port; 0 (the default) picks a free one (``server.jwks_url``
+                says which).
+
+        Raises:
+            OSError: the port cannot be bound (in use, or privileged).
+        """
+        server = JWKSServer(
+            lambda: self.jwks, path=f"/{self.user_pool_id}/.well-known/jwks.json", port=port
+        )
         with server:
             yield server
 
@@ -309,7 +320,9 @@ class JWKSServer:
     ``request_count`` counts the requests it answered; ``jwks_url`` is its address.
     """
 
-    def __init__(self, jwks: Callable[[], Mapping[str, Any]], path: str = "/jwks.json") -> None:
+    def __init__(
+        self, jwks: Callable[[], Mapping[str, Any]], path: str = "/jwks.json", port: int = 0
+    ) -> None:
         self._jwks = jwks
         self.path = path
         self.request_count = 0
@@ -333,7 +346,7 @@ class JWKSServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

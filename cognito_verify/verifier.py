@@ -19,6 +19,7 @@ import anyio
 
 from . import _token
 from ._cache import DEFAULT_CACHE_SIZE, TokenCache
+from ._hints import paste_hint
 from ._policy import KeyPolicy, KeyStats
 from ._pool import MISSING, IssuerFormat, PoolConfig, TokenUse, UserPool, resolve
 from ._remote import RemoteKeys, StaticKeys
@@ -31,6 +32,7 @@ from .errors import (
     InvalidIssuerError,
     InvalidTokenError,
     JWKSError,
+    MalformedTokenError,
 )
 
 if TYPE_CHECKING:  # httpx itself is imported only when you pass its clients
@@ -272,7 +274,15 @@ class CognitoVerifier:
     # --- the rules ---------------------------------------------------------------------
 
     def _begin(self, token: object) -> tuple[ParsedToken, PoolConfig, KeySource]:
-        parsed = _token.parse(token, self._max_length)
+        try:
+            parsed = _token.parse(token, self._max_length)
+        except MalformedTokenError as exc:
+            # Failure path only: name a copy-paste mistake (Bearer prefix, quotes,
+            # whitespace) so the message says what to fix.
+            hint = paste_hint(token)
+            if hint is None:
+                raise
+            raise MalformedTokenError(f"{exc.message}; {hint}") from None
         iss = parsed.payload.get("iss")
         # The token is attacker-controlled until its signature verifies, so its iss is
         # only used to choose among pools configured here; never to build a URL.

@@ -313,3 +313,25 @@ def test_importing_the_package_imports_no_framework() -> None:
 
 def test_scope_constant_matches_example() -> None:
     assert SCOPE in EXAMPLE.read_text()
+
+
+def test_claims_are_returned_as_json(pool: LocalUserPool, clock: Any) -> None:
+    auth = CognitoAuth(make_verifier(pool, clock))
+    app = FastAPI()
+    any_token = Depends(auth)
+
+    @app.get("/claims")
+    async def claims_route(claims: Claims = any_token) -> dict[str, Any]:
+        return {"claims": claims.to_dict(), "groups": sorted(claims.groups)}
+
+    @app.get("/bare")
+    async def bare(claims: Claims = any_token):  # type: ignore[no-untyped-def]
+        return claims  # no return annotation: FastAPI's jsonable_encoder
+
+    token = pool.access_token(groups=["b", "a"])
+    with TestClient(app) as c:
+        body = c.get("/claims", headers=headers_for(token)).json()
+        bare_body = c.get("/bare", headers=headers_for(token)).json()
+    assert body["claims"]["cognito:groups"] == ["b", "a"]
+    assert body["groups"] == ["a", "b"]
+    assert bare_body == body["claims"]

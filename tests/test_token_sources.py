@@ -215,3 +215,34 @@ def test_token_source_is_public_and_framework_free() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["t", "[]"]
+
+
+def test_cookie_websocket_handshake_needs_proof_of_origin(
+    pool: LocalUserPool, clock: Clock
+) -> None:
+    # Cross-site WebSocket hijacking: a page on another site opens a socket to the app
+    # and the browser attaches the cookie. The handshake is refused without an Origin
+    # the app trusts (or Sec-Fetch-Site: same-origin).
+    from starlette.testclient import TestClient, WebSocketDenialResponse
+
+    from cognito_verify.integrations.asgi import CLAIMS_KEY, CognitoASGIMiddleware
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": scope[CLAIMS_KEY].username})
+        await send({"type": "websocket.close", "code": 1000})
+
+    source = TokenSource.cookie("access_token", trusted_origins=["https://app.example.com"])
+    verifier = pool.verifier(token_use="access", client_id="client-a", clock=clock)
+    app = CognitoASGIMiddleware(inner, verifier, token_source=source)
+    cookie = {"cookie": f"access_token={pool.access_token('ida')}"}
+    client = TestClient(app)  # no lifespan: the inner app speaks WebSocket only
+    with pytest.raises(WebSocketDenialResponse) as denied:
+        with client.websocket_connect("/ws", headers=cookie | {"origin": "https://evil.test"}):
+            pass  # pragma: no cover - refused
+    assert denied.value.status_code == 403
+    assert denied.value.json()["error"] == "cross_site_request"
+    trusted = cookie | {"origin": "https://app.example.com"}
+    with client.websocket_connect("/ws", headers=trusted) as ws:
+        assert ws.receive_text() == "ida"

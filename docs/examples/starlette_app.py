@@ -6,6 +6,11 @@ Run it against your user pool (``pip install cognito-verify[starlette] uvicorn``
         uvicorn starlette_app:create_app --factory
 
 tests/test_integrations_starlette.py runs this very file, so it stays runnable.
+
+Every example app reads the same variables: ``COGNITO_USER_POOL_ID``,
+``COGNITO_CLIENT_ID`` (comma-separated for several) and, optionally,
+``COGNITO_JWKS_URL`` (an emulator, or ``cognito-verify local-pool``, which prints all
+three).
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ def create_app(verifier: CognitoVerifier | None = None) -> Starlette:
     if verifier is None:
         verifier = CognitoVerifier(
             os.environ["COGNITO_USER_POOL_ID"],
-            client_id=os.environ["COGNITO_CLIENT_ID"],
+            client_id=os.environ["COGNITO_CLIENT_ID"].split(","),  # one id, or several
             token_use="access",
+            leeway=5,  # seconds of clock skew tolerated
+            jwks_url=os.environ.get("COGNITO_JWKS_URL"),  # None: the pool's own URL
         )
     backend = CognitoAuthBackend(verifier)
 
