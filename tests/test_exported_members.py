@@ -56,7 +56,19 @@ def test_testing_kit_surface() -> None:
     assert testing.__all__ == ["LocalUserPool", "JWKSServer", "b64url", "encode_token"]
 
 
-FRAMEWORKS = ["flask", "fastapi", "starlette", "django", "rest_framework", "werkzeug", "uvicorn"]
+FRAMEWORKS = [
+    "flask",
+    "fastapi",
+    "starlette",
+    "django",
+    "rest_framework",
+    "werkzeug",
+    "uvicorn",
+    "mcp",
+    "mcp_types",
+    "litestar",
+    "ninja",
+]
 
 
 def test_import_pulls_in_no_web_framework() -> None:

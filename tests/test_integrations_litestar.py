@@ -3,6 +3,8 @@ pattern, the OpenAPI bearer scheme, WebSockets and Litestar's own exception styl
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +15,7 @@ from _adapter_matrix import (
     Case,
     bearer,
     check,
+    load_example,
     make_verifier,
     unavailable_verifier,
 )
@@ -232,3 +235,26 @@ def test_configuration_errors(pool: LocalUserPool, clock: Any) -> None:
     with pytest.raises(TypeError):
         auth.required(scopes=3)  # type: ignore[arg-type]
     assert issubclass(CognitoRefusal, Exception)
+
+
+def test_example_app(pool: LocalUserPool, clock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    example = load_example(Path(__file__).parent.parent / "docs" / "examples" / "litestar_app.py")
+    # Litestar resolves the handlers' annotations in their module, as imported by a user.
+    monkeypatch.setitem(sys.modules, example.__name__, example)
+    with uvicorn_server(example.create_app(make_verifier(pool, clock))) as url:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            assert http.get("/health").json() == {"status": "ok"}
+            assert http.get("/me").status_code == 401
+            token = pool.access_token("dora", groups=["admin"], scopes=["orders-api/orders.read"])
+            auth = {"Authorization": bearer(token)}
+            assert http.get("/me", headers=auth).json() == {"username": "dora", "groups": ["admin"]}
+            assert http.get("/admin", headers=auth).json() == {"admin": True}
+            assert http.get("/orders", headers=auth).json() == {"orders": [], "for": "dora"}
+            plain = {"Authorization": bearer(pool.access_token())}
+            refused = http.get("/orders", headers=plain)
+            assert (refused.status_code, refused.json()["error"]) == (403, "insufficient_scope")
+            assert http.get("/hello").json() == {"hello": "stranger"}
+            assert http.get("/hello", headers=auth).json() == {"hello": "dora"}
+            assert http.get("/hello", headers={"Authorization": "Bearer x.y.z"}).status_code == 401
+            schema = http.get("/schema/openapi.json").json()
+            assert "CognitoBearer" in schema["components"]["securitySchemes"]

@@ -11,13 +11,21 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import httpx2
 import pytest
 import uvicorn
-from _adapter_matrix import CASES, Case, bearer, make_verifier, unavailable_verifier
+from _adapter_matrix import (
+    CASES,
+    Case,
+    bearer,
+    load_example,
+    make_verifier,
+    unavailable_verifier,
+)
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.auth.settings import AuthSettings
@@ -273,3 +281,25 @@ def test_bad_configuration_fails_early(pool: LocalUserPool, clock: Any) -> None:
     with pytest.raises(TypeError):
         tokens.required(groups=7)  # type: ignore[arg-type]
     assert current_claims() is None  # outside a request
+
+
+def test_example_server(pool: LocalUserPool, clock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    example = load_example(Path(__file__).parent.parent / "docs" / "examples" / "mcp_server.py")
+    monkeypatch.setenv("COGNITO_USER_POOL_ID", pool.user_pool_id)
+    app = example.create_app(make_verifier(pool, clock))
+    read, write = example.READ, example.WRITE
+    with serve(app) as base:
+        support = pool.access_token("dora", groups=["support"], scopes=[read, write])
+        names, listed = asyncio.run(call(base, support, "list_orders"))
+        assert names == ["cancel_order", "list_orders"]
+        assert listed.structured_content == {"for": "dora", "orders": []}
+        _, cancelled = asyncio.run(call(base, support, "cancel_order", order_id="9"))
+        assert cancelled.content[0].text == "order 9 cancelled"
+        reader = pool.access_token("dora", groups=["support"], scopes=[read])
+        _, refused = asyncio.run(call(base, reader, "cancel_order", order_id="9"))
+        assert refused.is_error and "insufficient_scope" in refused.content[0].text
+        assert _post(base, bearer(pool.access_token())).status_code == 403  # no READ scope
+        metadata = httpx.get(base + "/.well-known/oauth-protected-resource/mcp", timeout=30)
+    assert metadata.json()["authorization_servers"] == [
+        f"https://cognito-idp.eu-west-1.amazonaws.com/{pool.user_pool_id}"
+    ]

@@ -5,8 +5,14 @@ Ninja's own answers without our handler, and the OpenAPI scheme."""
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -45,6 +51,7 @@ from cognito_verify.integrations.ninja import (  # noqa: E402
 )
 from cognito_verify.testing import LocalUserPool  # noqa: E402
 
+EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "ninja_app.py"
 MIDDLEWARE = "cognito_verify.integrations.django.CognitoMiddleware"
 
 
@@ -251,3 +258,58 @@ def test_wsgi_server(pool: LocalUserPool, clock: Any, cognito: None) -> None:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_example_app_runs(pool: LocalUserPool, clock: Any) -> None:
+    clock.now = time.time()  # the example verifies with the real clock
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pool.serve() as jwks:
+        env = {
+            **os.environ,
+            "COGNITO_USER_POOL_ID": pool.user_pool_id,
+            "COGNITO_CLIENT_ID": pool.client_id,
+            "COGNITO_JWKS_URL": jwks.jwks_url,
+        }
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        command = [sys.executable, str(EXAMPLE), "runserver", f"127.0.0.1:{port}", "--noreload"]
+        proc = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            deadline = time.monotonic() + 30
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}/api", timeout=30) as http:
+                while True:
+                    try:
+                        health = http.get("/health")
+                        break
+                    except httpx.TransportError:
+                        assert proc.poll() is None, proc.communicate()[1]
+                        assert time.monotonic() < deadline, "the example did not start"
+                        time.sleep(0.05)  # waiting for the server to listen
+                assert health.json() == {"status": "ok"}
+                anonymous = http.get("/me")
+                assert (anonymous.status_code, anonymous.headers["WWW-Authenticate"]) == (
+                    401,
+                    "Bearer",
+                )
+                token = pool.access_token("dora", groups=["admin"], scopes=["orders/read"])
+                auth = {"Authorization": bearer(token)}
+                assert http.get("/me", headers=auth).json() == {
+                    "username": "dora",
+                    "groups": ["admin"],
+                }
+                assert http.get("/admin", headers=auth).json() == {"admin": True}
+                assert http.get("/orders", headers=auth).json() == {"orders": [], "for": "dora"}
+                plain = {"Authorization": bearer(pool.access_token())}
+                refused = http.get("/orders", headers=plain)
+                assert (refused.status_code, refused.json()["error"]) == (
+                    403,
+                    "insufficient_scope",
+                )
+                assert refused.headers["Cache-Control"] == "no-store"
+                assert http.get("/admin", headers=plain).status_code == 403
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=10)
