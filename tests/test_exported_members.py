@@ -66,6 +66,7 @@ FRAMEWORKS = [
     "uvicorn",
     "mcp",
     "mcp_types",
+    "fastmcp",
     "litestar",
     "ninja",
 ]

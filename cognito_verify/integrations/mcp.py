@@ -96,6 +96,36 @@ class CognitoAccessToken(AccessToken):
     cognito_claims: Claims = Field(exclude=True, repr=False)
 
 
+def _access_token_fields(claims: Claims, token: str, resource: str | None) -> dict[str, Any]:
+    """The ``AccessToken`` fields for verified access-token claims (shared with fastmcp)."""
+    return dict(
+        token=token,
+        client_id=claims.client_id,
+        scopes=sorted(claims.scopes),
+        expires_at=int(claims.expires_at),
+        subject=claims.sub,
+        resource=resource,
+        claims=claims.to_dict(),
+        cognito_claims=claims,
+    )
+
+
+async def _accepted(verifier: CognitoVerifier, token: str) -> Claims | None:
+    """The claims of an accepted access token, else None; raises ``JWKSError``."""
+    try:
+        claims = await verifier.averify(token)
+    except (InvalidTokenError, ForbiddenError) as exc:
+        # The SDK's protocol has no 403 here: a token refused by the verifier's own
+        # requirements is "not accepted" (401). Per-tool needs go in required().
+        logger.info("MCP bearer token refused: %s", exc.code)
+        return None
+    if claims.client_id is None:
+        # Only an ID token lacks client_id; the SDK needs one to tell principals apart.
+        logger.info("MCP bearer token refused: not an access token")
+        return None
+    return claims
+
+
 class CognitoTokenVerifier:
     """The SDK's ``TokenVerifier`` (``MCPServer(token_verifier=...)``) for Cognito.
 
@@ -127,27 +157,10 @@ class CognitoTokenVerifier:
         Raises:
             JWKSError: the pool's keys are unavailable (a 503, not the caller's fault).
         """
-        try:
-            claims = await self.verifier.averify(token)
-        except (InvalidTokenError, ForbiddenError) as exc:
-            # The SDK's protocol has no 403 here: a token refused by the verifier's own
-            # requirements is "not accepted" (401). Per-tool needs go in required().
-            logger.info("MCP bearer token refused: %s", exc.code)
+        claims = await _accepted(self.verifier, token)
+        if claims is None:
             return None
-        if claims.client_id is None:
-            # Only an ID token lacks client_id; the SDK needs one to tell principals apart.
-            logger.info("MCP bearer token refused: not an access token")
-            return None
-        return CognitoAccessToken(
-            token=token,
-            client_id=claims.client_id,
-            scopes=sorted(claims.scopes),
-            expires_at=int(claims.expires_at),
-            subject=claims.sub,
-            resource=self.resource,
-            claims=claims.to_dict(),
-            cognito_claims=claims,
-        )
+        return CognitoAccessToken(**_access_token_fields(claims, token, self.resource))
 
     def required(
         self,
@@ -206,8 +219,8 @@ class CognitoTokenVerifier:
 def current_claims() -> Claims | None:
     """The verified ``Claims`` of the request being served (inside a tool, resource or
     prompt), or ``None`` when it was not authenticated by a ``CognitoTokenVerifier``."""
-    token = get_access_token()
-    return token.cognito_claims if isinstance(token, CognitoAccessToken) else None
+    claims = getattr(get_access_token(), "cognito_claims", None)
+    return claims if isinstance(claims, Claims) else None
 
 
 class KeysUnavailableMiddleware:
