@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+pytest.importorskip("fastmcp", reason="fastmcp 4.2+ needs Python 3.11+")
 from _adapter_matrix import CASES, Case, bearer, make_verifier, unavailable_verifier
 from fastmcp import FastMCP
 from fastmcp.server.auth import RemoteAuthProvider, TokenVerificationError
