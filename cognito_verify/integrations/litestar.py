@@ -38,13 +38,14 @@ Litestar ``HTTPException`` (401, 403, 503) carrying ``WWW-Authenticate``,
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request, Response
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
+from litestar.di import Provide
 from litestar.enums import HttpMethod, ScopeType
 from litestar.exceptions import HTTPException, WebSocketException
 from litestar.handlers.base import BaseRouteHandler
@@ -55,7 +56,15 @@ from litestar.middleware.authentication import (
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
 from litestar.security.base import AbstractSecurityConfig
-from litestar.types import ASGIApp, Guard, Method, Scopes, SyncOrAsyncUnion
+from litestar.types import (
+    ASGIApp,
+    ControllerRouterHandler,
+    Guard,
+    Method,
+    Scopes,
+    SyncOrAsyncUnion,
+    TypeEncodersMap,
+)
 
 from ..claims import Claims
 from ..errors import CognitoVerifyError, MissingTokenError
@@ -213,20 +222,20 @@ class CognitoAuth(AbstractSecurityConfig[Any, Claims]):
         security_scheme_name / description: the OpenAPI ``http``/``bearer`` scheme.
     """
 
-    verifier: CognitoVerifier = field(default=None)  # type: ignore[assignment]
+    verifier: CognitoVerifier
     retrieve_user_handler: RetrieveUser = _claims_as_user
     optional: bool = False
     optional_opt_key: str = OPTIONAL_OPT_KEY
-    guards: Any = None
+    guards: Iterable[Guard] | None = None
     exclude: str | list[str] | None = None
     exclude_opt_key: str = "exclude_from_auth"
     exclude_http_methods: Sequence[Method] | None = field(
         default_factory=lambda: [HttpMethod.OPTIONS]
     )
     scopes: Scopes | None = None
-    route_handlers: Any = None
-    dependencies: Any = None
-    type_encoders: Any = None
+    route_handlers: Iterable[ControllerRouterHandler] | None = None
+    dependencies: dict[str, Provide] | None = None
+    type_encoders: TypeEncodersMap | None = None
     security_scheme_name: str = "CognitoBearer"
     description: str = "An Amazon Cognito user pool access token: Authorization: Bearer <JWT>."
     authentication_middleware_class: type[AbstractAuthenticationMiddleware] = (
