@@ -258,3 +258,14 @@ def test_example_app(pool: LocalUserPool, clock: Any, monkeypatch: pytest.Monkey
             assert http.get("/hello", headers={"Authorization": "Bearer x.y.z"}).status_code == 401
             schema = http.get("/schema/openapi.json").json()
             assert "CognitoBearer" in schema["components"]["securitySchemes"]
+
+
+def test_optional_for_every_route(pool: LocalUserPool, clock: Any) -> None:
+    app = build_app(make_verifier(pool, clock), optional=True)
+    with TestClient(app) as client:
+        assert client.get("/protected").json() == {"username": None}
+        assert (
+            client.get("/protected", headers={"Authorization": "Bearer x.y.z"}).status_code == 401
+        )
+        admin = client.get("/admin")  # the guard still needs a verified caller
+        assert (admin.status_code, admin.json()["error"]) == (401, "missing_token")

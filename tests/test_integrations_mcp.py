@@ -29,7 +29,7 @@ from _adapter_matrix import (
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 from cognito_verify import Claims, CognitoVerifier
 from cognito_verify.integrations.mcp import (
@@ -67,8 +67,9 @@ def build_server(verifier: CognitoVerifier, *, required_scopes: list[str] | None
 
     @server.tool()
     @tokens.required(groups="admin")
-    async def admin_report(day: str) -> str:
-        """Admins only."""
+    async def admin_report(day: str, ctx: Context) -> str:
+        """Admins only; the SDK still injects its Context through the decorator."""
+        assert isinstance(ctx, Context)
         return f"report {day} for {current_claims().username}"  # type: ignore[union-attr]
 
     @server.tool()
@@ -144,11 +145,20 @@ async def call(
             return names, await client.call_tool(tool, args)
 
 
+async def list_tools(base: str, token: str) -> Any:
+    async with httpx2.AsyncClient(headers={"Authorization": bearer(token)}, timeout=30) as http:
+        async with Client(streamable_http_client(base + "/mcp", http_client=http)) as client:
+            return (await client.list_tools()).tools
+
+
 def test_sdk_client_lists_and_calls_tools(pool: LocalUserPool, clock: Any) -> None:
     with serve(build_server(make_verifier(pool, clock))) as base:
         token = pool.access_token(groups=["admin"], scopes=[WRITE])
         names, result = asyncio.run(call(base, token, "whoami"))
         assert names == ["admin_report", "cancel_order", "whoami"]
+        tools = {t.name: t for t in asyncio.run(list_tools(base, token))}
+        # The decorator keeps the tool's own schema: its argument, not the Context.
+        assert list(tools["admin_report"].input_schema["properties"]) == ["day"]
         assert not result.is_error
         assert result.structured_content == {"username": "alice", "sub": sub_of(pool, "alice")}
         _, report = asyncio.run(call(base, token, "admin_report", day="monday"))
@@ -228,6 +238,10 @@ def test_server_wide_scope_is_403_insufficient_scope(pool: LocalUserPool, clock:
         assert "resource_metadata=" in refused.headers["www-authenticate"]
         names = asyncio.run(call(base, pool.access_token(scopes=[READ])))
         assert "whoami" in names
+        statuses: list[int] = []
+        with pytest.raises(Exception, match="unhandled errors"):  # the SDK client gives up
+            asyncio.run(call(base, pool.access_token(), statuses=statuses))
+        assert statuses == [403]
         metadata = httpx.get(base + "/.well-known/oauth-protected-resource/mcp", timeout=30)
     assert metadata.json()["authorization_servers"] == [ISSUER]
     assert metadata.json()["scopes_supported"] == [READ]
