@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 import cognito_verify
 from cognito_verify import (
     Claims,
-    CognitoVerifier,
     ClaimsModelError,
+    CognitoVerifier,
     CognitoVerifyError,
     ConfigurationError,
     CustomCheckError,
