@@ -225,3 +225,58 @@ def test_model_results_are_json_ready(pool: LocalUserPool, clock: Clock) -> None
     claims = pool.verifier(token_use="id", clock=clock).verify(pool.id_token(claims=EXTRA))
     caller = claims.to_model(PCaller)
     assert json.loads(caller.model_dump_json(by_alias=True))["custom:tenant_id"] == "t-42"
+
+
+# --- FastAPI: the model as the dependency's return type ---------------------------------
+
+
+def test_fastapi_dependency_returns_the_model(pool: LocalUserPool, clock: Clock) -> None:
+    from fastapi import Depends, FastAPI
+    from fastapi.testclient import TestClient
+
+    from cognito_verify.integrations.fastapi import CognitoAuth
+
+    verifier = pool.verifier(token_use="id", clock=clock)
+    auth = CognitoAuth(verifier)
+    app = FastAPI()
+    seen: list[object] = []
+
+    @app.get("/dc")
+    async def dc(caller: Caller = Depends(auth.as_model(Caller))) -> dict[str, Any]:  # noqa: B008
+        seen.append(caller)
+        return {"tenant": caller.custom_tenant_id, "groups": list(caller.cognito_groups)}
+
+    @app.get("/pd")
+    async def pd(
+        caller: PCaller = Depends(auth.as_model(PCaller, max_auth_age=300)),  # noqa: B008
+    ) -> dict[str, Any]:
+        seen.append(caller)
+        return {"tenant": caller.tenant}
+
+    @app.get("/admin")
+    async def admin(
+        caller: Caller = Depends(auth.as_model(Caller, groups="admin")),  # noqa: B008
+    ) -> dict[str, Any]:
+        return {"ok": True}
+
+    client = TestClient(app)
+    auth_header = {"Authorization": f"Bearer {pool.id_token(groups=['ops'], claims=EXTRA)}"}
+    r = client.get("/dc", headers=auth_header)
+    assert (r.status_code, r.json()) == (200, {"tenant": "t-42", "groups": ["ops"]})
+    assert isinstance(seen[-1], Caller)
+    assert client.get("/pd", headers=auth_header).json() == {"tenant": "t-42"}
+    assert isinstance(seen[-1], PCaller)
+    assert client.get("/admin", headers=auth_header).status_code == 403
+
+    # A token that verifies but does not fit: 500 with its own code, no details sent.
+    misfit = {"Authorization": f"Bearer {pool.id_token(claims={**EXTRA, 'tier': 'x'})}"}
+    r = client.get("/pd", headers=misfit)
+    assert r.status_code == 500
+    assert r.json()["detail"]["error"] == "claims_model_mismatch"
+    assert "tier" not in r.text
+
+    clock.advance(301)  # requirements pass through: step-up
+    r = client.get("/pd", headers=auth_header)
+    assert r.status_code == 401
+    assert "max_age=300" in r.headers["www-authenticate"]
+    assert "CognitoBearer" in client.get("/openapi.json").json()["components"]["securitySchemes"]
