@@ -94,9 +94,10 @@ class CognitoVerifier:
         cache_size: how many verified tokens to remember (default 2048, under 32 MB
             even when every cached token is at the 6 KiB cacheable limit; 0 turns
             the cache off). A repeated token skips parsing and the signature check,
-            but its lifetime, the key set version, every group/scope requirement and
-            ``custom_check`` are checked again on each call. Only successes are
-            cached. See docs/benchmarks.md.
+            but its lifetime, the key set version, ``is_revoked``, ``max_auth_age``,
+            every group/scope requirement and ``custom_check`` are checked again on
+            each call. Only tokens whose signature and claims verified are cached.
+            See docs/benchmarks.md.
         jwks_max_age: seconds after which the key set is refreshed on next use, so
             keys removed from the pool stop being trusted (default 900).
         unknown_kid_cooldown: after a refetch for an unknown ``kid`` that did not

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -191,3 +192,38 @@ def test_cancellation_is_not_a_refusal(pool: LocalUserPool, clock: Clock) -> Non
             await task
 
     asyncio.run(main())
+
+
+def test_the_documented_deny_list(pool: LocalUserPool, clock: Clock, verify: Verify) -> None:
+    """docs/examples/revocation_deny_list.py: by origin_jti, bounded by exp."""
+    from _adapter_matrix import load_example
+
+    example = load_example(
+        Path(__file__).parent.parent / "docs" / "examples" / "revocation_deny_list.py"
+    )
+    deny = example.DenyList(maxsize=10, clock=clock)
+    verifier = pool.verifier(token_use="access", clock=clock, is_revoked=deny)
+    session = {"origin_jti": "session-1"}
+    first = pool.access_token(claims=session, lifetime=600)
+    claims = verify(verifier, first)
+    refreshed = pool.access_token(claims=session, lifetime=3600)  # same origin_jti
+    other = pool.access_token(claims={"origin_jti": "session-2"})
+    deny.deny(claims)
+    for token in (first, refreshed):
+        with pytest.raises(TokenRevokedError):
+            verify(verifier, token)
+    assert verify(verifier, other).username == "alice"
+    # The entry lives until the denied token's exp, then goes: the list stays small.
+    clock.advance(601)
+    assert not deny(Claims(_payload(refreshed)))
+    assert len(deny._entries) == 0
+    with pytest.raises(TokenExpiredError):
+        verify(verifier, first)
+
+
+def _payload(token: str) -> dict[str, Any]:
+    import base64
+    import json
+
+    segment = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))))
