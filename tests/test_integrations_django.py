@@ -118,6 +118,18 @@ def optional(request: HttpRequest) -> JsonResponse:
     return _me(request)
 
 
+@cognito_required(max_auth_age=300)
+def recent(request: HttpRequest) -> JsonResponse:
+    return _me(request)
+
+
+class AsyncRecent(CognitoRequiredMixin, View):
+    cognito_max_auth_age = 300
+
+    async def get(self, request: HttpRequest) -> JsonResponse:
+        return _me(request)
+
+
 def whoami(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"user": str(request.user), "type": type(request.user).__name__})
 
@@ -157,6 +169,8 @@ urlpatterns = [
     path("write", Write.as_view()),
     path("async-write", AsyncWrite.as_view()),
     path("optional", optional),
+    path("recent", recent),
+    path("async-recent", AsyncRecent.as_view()),
     path("whoami", whoami),
     path("drf/protected", DrfMe.as_view()),
     path("drf/admin", DrfAdmin.as_view()),
@@ -485,3 +499,25 @@ def test_drf_permissions_compose(pool: LocalUserPool, clock: Any, cognito: None)
     assert status(groups=["admin"]) == 200
     assert status(scopes=["orders/write"]) == 200
     assert status() == 403
+
+
+STEP_UP = (
+    'Bearer error="insufficient_user_authentication", '
+    'error_description="A more recent authentication is required", max_age=300'
+)
+
+
+@pytest.mark.parametrize("stack", ["sync", "async"])
+@pytest.mark.parametrize("url", ["/recent", "/async-recent"])
+@pytest.mark.usefixtures("cognito")
+def test_step_up_challenge(stack: str, url: str, pool: LocalUserPool, clock: Any) -> None:
+    token = pool.access_token()
+    assert get(stack, url, bearer(token)).status_code == 200
+    clock.advance(301)
+    assert get(stack, "/protected", bearer(token)).status_code == 200
+    response = get(stack, url, bearer(token))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == STEP_UP
+    assert response.json()["error"] == "insufficient_user_authentication"
+    machine = get(stack, url, bearer(pool.client_credentials_token(client_id="client-a")))
+    assert (machine.status_code, machine["WWW-Authenticate"]) == (401, STEP_UP)
