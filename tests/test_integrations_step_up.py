@@ -268,3 +268,32 @@ def _payload(token: str) -> str:
 
     segment = token.split(".")[1]
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)).decode()
+
+
+def test_starlette_require_awaits_an_async_custom_check(pool: LocalUserPool, clock: Clock) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from cognito_verify.integrations.starlette import CognitoAuthBackend
+
+    async def not_bob(claims: Claims) -> bool:
+        await asyncio.sleep(0)
+        return claims.username != "bob"
+
+    verifier = pool.verifier(
+        token_use="access", client_id="client-a", clock=clock, custom_check=not_bob
+    )
+    backend = CognitoAuthBackend(verifier)
+
+    @backend.require(max_auth_age=300)
+    async def recent(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/recent", recent)], middleware=[backend.middleware()])
+    client = TestClient(app)
+    assert client.get("/recent", headers=bearer(pool.access_token())).status_code == 200
+    refused = client.get("/recent", headers=bearer(pool.access_token("bob")))
+    assert (refused.status_code, refused.json()["error"]) == (403, "custom_check_failed")

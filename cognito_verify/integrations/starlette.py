@@ -178,16 +178,33 @@ class CognitoAuthBackend(AuthenticationBackend):
             max_auth_age=max_auth_age,
         )
 
-        def check(conn: HTTPConnection) -> CognitoVerifyError | None:
+        def caller(conn: HTTPConnection) -> CognitoUser | CognitoVerifyError:
             if "user" not in conn.scope:
                 # A developer error, not a refusal: answering 401 would hide it.
                 raise RuntimeError("@require needs the middleware: backend.middleware()")
             user = conn.scope["user"]
             if not isinstance(user, CognitoUser):
                 return MissingTokenError("the request is not authenticated")
+            return user
+
+        def check(conn: HTTPConnection) -> CognitoVerifyError | None:
+            user = caller(conn)
+            if isinstance(user, CognitoVerifyError):
+                return user
             try:
                 # The requirements are checked by the core, on the verified claims.
                 verifier.authorize(user.claims, **needs)
+            except CognitoVerifyError as exc:
+                return exc
+            return None
+
+        async def acheck(conn: HTTPConnection) -> CognitoVerifyError | None:
+            user = caller(conn)
+            if isinstance(user, CognitoVerifyError):
+                return user
+            try:
+                # Awaited: the verifier's custom_check may be async.
+                await verifier.aauthorize(user.claims, **needs)
             except CognitoVerifyError as exc:
                 return exc
             return None
@@ -198,7 +215,7 @@ class CognitoAuthBackend(AuthenticationBackend):
                 @functools.wraps(func)
                 async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                     conn = _connection(args, kwargs)
-                    error = check(conn)
+                    error = await acheck(conn)
                     if error is None:
                         return await func(*args, **kwargs)
                     if isinstance(conn, WebSocket):
