@@ -16,6 +16,7 @@ from cognito_verify import (
     Claims,
     CognitoVerifier,
     ConfigurationError,
+    CustomCheckError,
     InvalidTokenError,
     MissingGroupError,
     RevocationCheckError,
@@ -227,3 +228,48 @@ def _payload(token: str) -> dict[str, Any]:
 
     segment = token.split(".")[1]
     return dict(json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))))
+
+
+def test_async_hooks_under_trio(pool: LocalUserPool, clock: Clock) -> None:
+    """The rules only await what the hooks return: no asyncio is assumed."""
+    import trio
+
+    revoked: set[str] = set()
+
+    async def is_revoked(claims: Claims) -> bool:
+        await trio.sleep(0)
+        return claims["jti"] in revoked
+
+    async def custom_check(claims: Claims) -> bool:
+        await trio.sleep(0)
+        return claims.username != "bob"
+
+    verifier = pool.verifier(
+        token_use="access", clock=clock, is_revoked=is_revoked, custom_check=custom_check
+    )
+    token = pool.access_token()
+
+    async def main() -> None:
+        assert (await verifier.averify(token, max_auth_age=60)).username == "alice"
+        with pytest.raises(CustomCheckError):
+            await verifier.averify(pool.access_token("bob"))
+        revoked.add((await verifier.averify(token))["jti"])
+        with pytest.raises(TokenRevokedError):
+            await verifier.averify(token)  # cached, refused
+
+    trio.run(main)
+
+
+def test_async_hooks_under_uvloop(pool: LocalUserPool, clock: Clock) -> None:
+    uvloop = pytest.importorskip("uvloop")
+    deny = AsyncDenyList(clock)
+    verifier = pool.verifier(token_use="access", clock=clock, is_revoked=deny)
+    token = pool.access_token()
+
+    async def main() -> None:
+        deny.revoke(await verifier.averify(token))
+        with pytest.raises(TokenRevokedError):
+            await verifier.averify(token)
+
+    uvloop.run(main())
+    assert deny.calls == 2
