@@ -521,3 +521,28 @@ def test_step_up_challenge(stack: str, url: str, pool: LocalUserPool, clock: Any
     assert response.json()["error"] == "insufficient_user_authentication"
     machine = get(stack, url, bearer(pool.client_credentials_token(client_id="client-a")))
     assert (machine.status_code, machine["WWW-Authenticate"]) == (401, STEP_UP)
+
+
+@pytest.mark.parametrize("url", ["/drf/protected", "/protected"])
+def test_settings_max_auth_age_and_is_revoked(url: str, pool: LocalUserPool, clock: Any) -> None:
+    """MAX_AUTH_AGE and IS_REVOKED in COGNITO_VERIFY reach the verifier; DRF and the
+    middleware answer with the shared challenge and status."""
+
+    def is_revoked(claims: Any) -> bool:
+        if claims.username == "crash":
+            raise ConnectionError("deny list unreachable")
+        return bool(claims.username == "mallory")
+
+    conf = cognito_settings(pool, clock, MAX_AUTH_AGE=300, IS_REVOKED=is_revoked)
+    with override_settings(COGNITO_VERIFY=conf):
+        token = pool.access_token()
+        assert get("sync", url, bearer(token)).status_code == 200
+        clock.advance(301)
+        stale = get("sync", url, bearer(token))
+        assert (stale.status_code, stale["WWW-Authenticate"]) == (401, STEP_UP)
+        revoked = get("sync", url, bearer(pool.access_token("mallory")))
+        assert revoked.status_code == 401
+        assert revoked.json().get("code", revoked.json().get("error")) == "token_revoked"
+        broken = get("sync", url, bearer(pool.access_token("crash")))
+        assert broken.status_code == 503
+        assert broken.json().get("code", broken.json().get("error")) == "revocation_check_failed"
