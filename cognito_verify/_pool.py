@@ -28,9 +28,11 @@ _REGION = re.compile(r"(?:[a-z]{2}|eusc)(?:-[a-z]+)+-[0-9]{1,2}")
 # partition is refused with a pointer to issuer=/jwks_url= rather than a guess, as a
 # wrong domain would send key requests to a host nobody vouches for.
 #  * aws (commercial) and aws-us-gov (GovCloud): amazonaws.com. GovCloud's user pools
-#    API endpoints are cognito-idp-fips.us-gov-{west,east}-1.amazonaws.com, and the
-#    issuer keeps the plain cognito-idp host ("Amazon Cognito in AWS GovCloud (US)",
-#    https://docs.aws.amazon.com/govcloud-us/latest/UserGuide/govcloud-cog.html).
+#    API endpoints are cognito-idp-fips.us-gov-{west,east}-1.amazonaws.com ("Amazon
+#    Cognito in AWS GovCloud (US)",
+#    https://docs.aws.amazon.com/govcloud-us/latest/UserGuide/govcloud-cog.html); the
+#    FIPS host is for API calls, tokens name the issuer in the usual
+#    cognito-idp.{region} form, as AWS's own verifier (aws-jwt-verify) expects too.
 #  * aws-cn (cn-north-1 Beijing, cn-northwest-1 Ningxia): amazonaws.com.cn
 #    ("Amazon Cognito" in the China user guide: tokens issued by
 #    https://cognito-identity.cn-north-1.amazonaws.com.cn/,
