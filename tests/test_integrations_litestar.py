@@ -269,3 +269,29 @@ def test_optional_for_every_route(pool: LocalUserPool, clock: Any) -> None:
         )
         admin = client.get("/admin")  # the guard still needs a verified caller
         assert (admin.status_code, admin.json()["error"]) == (401, "missing_token")
+
+
+def test_step_up_and_async_custom_check(pool: LocalUserPool, clock: Any) -> None:
+    async def not_bob(claims: Claims) -> bool:
+        return claims.username != "bob"
+
+    verifier = pool.verifier(
+        token_use="access", client_id="client-a", clock=clock, custom_check=not_bob
+    )
+    auth = CognitoAuth(verifier=verifier)
+
+    @get("/recent", guards=[auth.required(max_auth_age=300)])
+    async def recent(request: Request[Any, Claims, Any]) -> dict[str, Any]:
+        return {"username": request.auth.username}
+
+    app = Litestar([recent], on_app_init=[auth.on_app_init])
+    with TestClient(app) as client:
+        token = bearer(pool.access_token())
+        assert client.get("/recent", headers={"Authorization": token}).status_code == 200
+        clock.advance(301)  # the token is still valid; the sign-in is too old here
+        stale = client.get("/recent", headers={"Authorization": token})
+        assert stale.status_code == 401
+        assert stale.json()["error"] == "insufficient_user_authentication"
+        assert 'error="insufficient_user_authentication"' in stale.headers["WWW-Authenticate"]
+        bob = client.get("/recent", headers={"Authorization": bearer(pool.access_token("bob"))})
+        assert (bob.status_code, bob.json()["error"]) == (403, "custom_check_failed")

@@ -317,3 +317,31 @@ def test_example_server(pool: LocalUserPool, clock: Any, monkeypatch: pytest.Mon
     assert metadata.json()["authorization_servers"] == [
         f"https://cognito-idp.eu-west-1.amazonaws.com/{pool.user_pool_id}"
     ]
+
+
+def test_step_up_in_a_tool(pool: LocalUserPool, clock: Any) -> None:
+    tokens = CognitoTokenVerifier(make_verifier(pool, clock))
+    server = MCPServer(
+        "orders",
+        token_verifier=tokens,
+        auth=AuthSettings(
+            issuer_url=ISSUER,
+            resource_server_url="http://127.0.0.1/mcp",
+            validate_token_resource=False,
+        ),
+    )
+
+    @server.tool()
+    @tokens.required(max_auth_age=300)
+    async def transfer(amount: int) -> str:
+        return f"sent {amount}"
+
+    app = server.streamable_http_app(json_response=True)
+    token = pool.access_token()
+    with serve(app) as base:
+        _, fresh = asyncio.run(call(base, token, "transfer", amount=5))
+        assert fresh.content[0].text == "sent 5"
+        clock.advance(301)
+        _, stale = asyncio.run(call(base, token, "transfer", amount=5))
+    assert stale.is_error
+    assert "insufficient_user_authentication: " in stale.content[0].text

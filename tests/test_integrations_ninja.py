@@ -82,6 +82,14 @@ def build_api(namespace: str, *, handler: bool) -> NinjaAPI:
     def async_auth_sync_view(request: HttpRequest) -> dict[str, Any]:
         return _me(request)
 
+    @api.get("/recent", auth=CognitoBearer(max_auth_age=300))
+    def recent(request: HttpRequest) -> dict[str, Any]:
+        return _me(request)
+
+    @api.get("/async-recent", auth=AsyncCognitoBearer(max_auth_age=300))
+    async def async_recent(request: HttpRequest) -> dict[str, Any]:
+        return _me(request)
+
     @api.get("/optional", auth=None)  # anonymous allowed: only the middleware looks
     def optional(request: HttpRequest) -> dict[str, Any]:
         return _me(request)
@@ -313,3 +321,20 @@ def test_example_app_runs(pool: LocalUserPool, clock: Any) -> None:
         finally:
             proc.terminate()
             proc.communicate(timeout=10)
+
+
+@pytest.mark.parametrize("middleware", [True, False])
+@pytest.mark.parametrize("stack", ["sync", "async"])
+def test_step_up(
+    middleware: bool, stack: str, pool: LocalUserPool, clock: Any, cognito: None
+) -> None:
+    token = bearer(pool.access_token())
+    with override_settings(MIDDLEWARE=[MIDDLEWARE] if middleware else []):
+        assert get(stack, "/recent", token).status_code == 200
+        assert get(stack, "/async-recent", token).status_code == 200
+        clock.advance(301)
+        for route in ("/recent", "/async-recent"):
+            stale = get(stack, route, token)
+            assert stale.status_code == 401, route
+            assert stale.json()["error"] == "insufficient_user_authentication"
+            assert "max_age=300" in stale.headers["WWW-Authenticate"]

@@ -648,9 +648,7 @@ def test_async_call_object_is_seen_as_async(pool: LocalUserPool, clock: Clock) -
         asyncio.run(verifier.averify(pool.access_token()))
 
 
-def test_awaitable_returned_by_a_plain_function(
-    pool: LocalUserPool, clock: Clock
-) -> None:
+def test_awaitable_returned_by_a_plain_function(pool: LocalUserPool, clock: Clock) -> None:
     """A sync-looking check that returns a coroutine (a lambda around an async def)
     is awaited by averify and refused, never taken as a verdict, by verify."""
 

@@ -30,7 +30,7 @@ from fastmcp.server.auth import TokenVerifier as FastMCPTokenVerifier
 from pydantic import ConfigDict, Field
 
 from ..claims import Claims
-from ..errors import CognitoVerifyError, JWKSError
+from ..errors import CognitoVerifyError, JWKSError, RevocationCheckError
 from ..verifier import CognitoVerifier
 from .mcp import _accepted, _access_token_fields
 
@@ -61,7 +61,7 @@ class CognitoFastMCPVerifier(FastMCPTokenVerifier):
 
     ``verify_token`` returns ``None`` for a refused token (fastmcp answers 401 with its
     challenge) and raises fastmcp's ``TokenVerificationError`` when the pool's keys
-    cannot be fetched (an outage, not a bad token).
+    cannot be fetched or the ``is_revoked`` hook fails (an outage, not a bad token).
     """
 
     def __init__(
@@ -84,7 +84,7 @@ class CognitoFastMCPVerifier(FastMCPTokenVerifier):
     async def verify_token(self, token: str) -> CognitoFastMCPAccessToken | None:
         try:
             claims = await _accepted(self.verifier, token)
-        except JWKSError as exc:
+        except (JWKSError, RevocationCheckError) as exc:
             raise TokenVerificationError(exc.code) from None
         if claims is None:
             return None
@@ -97,9 +97,11 @@ class CognitoFastMCPVerifier(FastMCPTokenVerifier):
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
     ) -> AuthCheck:
         """A fastmcp auth check (``@mcp.tool(auth=tokens.required(...))``) for these
-        groups / scopes (any-of / all-of), checked by the core on the verified claims.
+        groups / scopes (any-of / all-of) and ``max_auth_age`` (seconds since sign-in),
+        checked by the core on the verified claims (awaited: ``custom_check`` may be async).
         A caller lacking them does not see the tool and cannot call it (fastmcp's rule
         for failed checks).
 
@@ -107,15 +109,21 @@ class CognitoFastMCPVerifier(FastMCPTokenVerifier):
             TypeError: at definition time, for requirement values of the wrong type.
         """
         verifier = self.verifier
-        verifier._extra(groups, all_groups, scopes, all_scopes)
-        needs = dict(groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes)
+        verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        needs: dict[str, Any] = dict(
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
+        )
 
-        def check(ctx: AuthContext) -> bool:
+        async def check(ctx: AuthContext) -> bool:
             claims = getattr(ctx.token, "cognito_claims", None)
             if not isinstance(claims, Claims):
                 return False
             try:
-                verifier.authorize(claims, **needs)
+                await verifier.aauthorize(claims, **needs)
             except CognitoVerifyError:
                 return False
             return True

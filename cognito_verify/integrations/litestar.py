@@ -292,27 +292,40 @@ class CognitoAuth(AbstractSecurityConfig[Any, Claims]):
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
     ) -> Guard:
         """A guard (``guards=[auth.required(...)]``) needing these groups / scopes.
 
         ``groups`` / ``scopes``: at least one of them; ``all_groups`` / ``all_scopes``:
-        every one, on top of the verifier's own. Anonymous (an optional route): 401;
-        a missing group: 403; a missing scope: 403 ``insufficient_scope``.
+        every one, on top of the verifier's own; ``max_auth_age``: seconds since the
+        user signed in. Anonymous (an optional route): 401; a missing group: 403; a
+        missing scope: 403 ``insufficient_scope``; a sign-in too old: 401 with the
+        RFC 9470 ``insufficient_user_authentication`` challenge. The guard is async and
+        awaits the verifier's rules (its ``custom_check`` may be async).
 
         Raises:
             TypeError: at definition time, for requirement values of the wrong type.
         """
         verifier = self.verifier
-        verifier._extra(groups, all_groups, scopes, all_scopes)  # fail at import, not per call
-        needs = dict(groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes)
+        # Fail at import, not per call.
+        verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        needs: dict[str, Any] = dict(
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
+        )
 
-        def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        async def guard(
+            connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+        ) -> None:
             claims = connection.scope.get(CLAIMS_SCOPE_KEY)
             try:
                 if not isinstance(claims, Claims):
                     raise MissingTokenError("the request is not authenticated")
                 # The requirements are checked by the core, on the verified claims.
-                verifier.authorize(claims, **needs)
+                await verifier.aauthorize(claims, **needs)
             except CognitoVerifyError as exc:
                 raise _refused(connection, exc) from None
 

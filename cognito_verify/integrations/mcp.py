@@ -59,6 +59,7 @@ from ..errors import (
     InvalidTokenError,
     JWKSError,
     MissingTokenError,
+    RevocationCheckError,
 )
 from ..verifier import CognitoVerifier
 from ._http import refusal
@@ -111,7 +112,8 @@ def _access_token_fields(claims: Claims, token: str, resource: str | None) -> di
 
 
 async def _accepted(verifier: CognitoVerifier, token: str) -> Claims | None:
-    """The claims of an accepted access token, else None; raises ``JWKSError``."""
+    """The claims of an accepted access token, else None; raises ``JWKSError`` and
+    ``RevocationCheckError`` (outages, not bad tokens)."""
     try:
         claims = await verifier.averify(token)
     except (InvalidTokenError, ForbiddenError) as exc:
@@ -156,6 +158,7 @@ class CognitoTokenVerifier:
 
         Raises:
             JWKSError: the pool's keys are unavailable (a 503, not the caller's fault).
+            RevocationCheckError: the verifier's ``is_revoked`` hook failed (a 503).
         """
         claims = await _accepted(self.verifier, token)
         if claims is None:
@@ -169,39 +172,56 @@ class CognitoTokenVerifier:
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
     ) -> Callable[[F], F]:
         """Decorate a tool (sync or async; put it under ``@server.tool()``) to need these
         groups / scopes on top of the server's.
 
         ``groups`` / ``scopes``: at least one of them; ``all_groups`` / ``all_scopes``:
-        every one. A caller lacking them gets ``ToolError("<code>: ...")``, which the
-        SDK returns as a tool result with ``isError: true`` (the code is
-        ``missing_group``, ``insufficient_scope`` or ``missing_token``).
+        every one; ``max_auth_age``: seconds since the user signed in. A caller lacking
+        them gets ``ToolError("<code>: ...")``, which the SDK returns as a tool result
+        with ``isError: true`` (the code is ``missing_group``, ``insufficient_scope``,
+        ``insufficient_user_authentication`` or ``missing_token``). An async tool
+        awaits the verifier's rules (its ``custom_check`` may be async).
 
         Raises:
             TypeError: at decoration time, for requirement values of the wrong type.
         """
         verifier = self.verifier
-        verifier._extra(groups, all_groups, scopes, all_scopes)  # fail at import, not per call
-        needs = dict(groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes)
+        # Fail at import, not per call.
+        verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        needs: dict[str, Any] = dict(
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
+        )
+
+        def caller() -> Claims:
+            claims = current_claims()
+            if claims is None:
+                raise _tool_error(MissingTokenError("the request has no verified access token"))
+            return claims
 
         def check() -> None:
-            claims = current_claims()
             try:
-                if claims is None:
-                    raise MissingTokenError("the request has no verified access token")
-                verifier.authorize(claims, **needs)
+                verifier.authorize(caller(), **needs)
             except CognitoVerifyError as exc:
-                answer = refusal(exc)
-                # Only the code and the fixed text: the message may name configuration.
-                raise ToolError(f"{answer.code}: {answer.body['message']}") from None
+                raise _tool_error(exc) from None
+
+        async def acheck() -> None:
+            try:
+                await verifier.aauthorize(caller(), **needs)
+            except CognitoVerifyError as exc:
+                raise _tool_error(exc) from None
 
         def decorator(func: F) -> F:
             if inspect.iscoroutinefunction(func):
 
                 @functools.wraps(func)
                 async def async_tool(*args: Any, **kwargs: Any) -> Any:
-                    check()
+                    await acheck()
                     return await func(*args, **kwargs)
 
                 return async_tool  # type: ignore[return-value]
@@ -216,6 +236,12 @@ class CognitoTokenVerifier:
         return decorator
 
 
+def _tool_error(error: CognitoVerifyError) -> ToolError:
+    answer = refusal(error)
+    # Only the code and the fixed text: the library message may name configuration.
+    return ToolError(f"{answer.code}: {answer.body['message']}")
+
+
 def current_claims() -> Claims | None:
     """The verified ``Claims`` of the request being served (inside a tool, resource or
     prompt), or ``None`` when it was not authenticated by a ``CognitoTokenVerifier``."""
@@ -227,7 +253,8 @@ class KeysUnavailableMiddleware:
     """ASGI middleware for the SDK's Starlette app: ``app.add_middleware(...)``.
 
     The SDK's bearer middleware lets a verifier's exception become a 500. This answers
-    ``JWKSError`` (keys cannot be fetched, none cached) with our 503 instead:
+    ``JWKSError`` (keys cannot be fetched, none cached) and ``RevocationCheckError``
+    (the verifier's ``is_revoked`` hook failed) with our 503 instead:
     ``Retry-After``, ``Cache-Control: no-store`` and ``{"error", "message"}``. Other
     exceptions pass through untouched.
     """
@@ -249,7 +276,7 @@ class KeysUnavailableMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except JWKSError as exc:
+        except (JWKSError, RevocationCheckError) as exc:
             if started:
                 raise
             answer = refusal(exc)

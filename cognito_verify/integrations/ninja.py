@@ -90,14 +90,19 @@ class _Base(HttpBearer):
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
         verifier: CognitoVerifier | None = None,
     ) -> None:
         if verifier is not None and not isinstance(verifier, CognitoVerifier):
             raise TypeError("verifier must be a CognitoVerifier")
         # Bad requirement values are a programming error: fail at import, not per call.
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
-        self._needs: dict[str, Names] = dict(
-            groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        self._needs: dict[str, Any] = dict(
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
         )
         self._verifier = verifier
         super().__init__()
@@ -115,17 +120,14 @@ class _Base(HttpBearer):
         except CognitoVerifyError as exc:
             raise CognitoRefusal(exc) from None
 
-    def _reused(self, request: HttpRequest) -> Claims | None:
-        """The middleware's claims, authorized for this operation; None without it."""
+    def _middleware_claims(self, request: HttpRequest) -> Claims | None:
+        """The claims CognitoMiddleware verified (None: it did not run, or this
+        instance has a verifier of its own); refuses when it found no token."""
         claims = getattr(request, "cognito_claims", _UNSET)
         if claims is _UNSET or self._verifier is not None:
             return None
-        try:
-            if claims is None:
-                raise MissingTokenError("the request has no bearer token")
-            self.verifier.authorize(claims, **self._needs)
-        except CognitoVerifyError as exc:
-            raise CognitoRefusal(exc) from None
+        if claims is None:
+            raise CognitoRefusal(MissingTokenError("the request has no bearer token"))
         return cast(Claims, claims)
 
 
@@ -135,6 +137,8 @@ class CognitoBearer(_Base):
     Args:
         groups / scopes: at least one of them is needed; ``all_groups`` /
             ``all_scopes``: every one, on top of the verifier's own requirements.
+        max_auth_age: seconds since the user signed in (older: 401 with the RFC 9470
+            ``insufficient_user_authentication`` challenge).
         verifier: a ``CognitoVerifier``; by default the Django adapter's, from settings.
 
     ``request.auth`` (and ``request.cognito_claims``) get the verified ``Claims``. No
@@ -148,10 +152,14 @@ class CognitoBearer(_Base):
     """
 
     def __call__(self, request: HttpRequest) -> Claims:
-        reused = self._reused(request)
-        if reused is not None:
-            return reused
-        return self.authenticate(request, self._token(request))
+        claims = self._middleware_claims(request)
+        if claims is None:
+            return self.authenticate(request, self._token(request))
+        try:
+            self.verifier.authorize(claims, **self._needs)
+        except CognitoVerifyError as exc:
+            raise CognitoRefusal(exc) from None
+        return claims
 
     def authenticate(self, request: HttpRequest, token: str) -> Claims:
         try:
@@ -167,10 +175,14 @@ class AsyncCognitoBearer(_Base):
     keys never blocks the event loop. Same arguments and errors."""
 
     async def __call__(self, request: HttpRequest) -> Claims:
-        reused = self._reused(request)
-        if reused is not None:
-            return reused
-        return await self.authenticate(request, self._token(request))
+        claims = self._middleware_claims(request)
+        if claims is None:
+            return await self.authenticate(request, self._token(request))
+        try:
+            await self.verifier.aauthorize(claims, **self._needs)
+        except CognitoVerifyError as exc:
+            raise CognitoRefusal(exc) from None
+        return claims
 
     async def authenticate(self, request: HttpRequest, token: str) -> Claims:
         try:
