@@ -70,6 +70,7 @@ from ..claims import Claims
 from ..errors import CognitoVerifyError, MissingTokenError
 from ..verifier import CognitoVerifier
 from ._http import Refusal, bearer_token, refusal, single_header, websocket_bearer
+from .asgi import CLAIMS_KEY
 
 __all__ = [
     "CLAIMS_SCOPE_KEY",
@@ -81,8 +82,8 @@ __all__ = [
     "cognito_exception_handler",
 ]
 
-#: The ASGI scope key holding the verified claims (shared with the ASGI adapter).
-CLAIMS_SCOPE_KEY = "cognito.claims"
+#: The ASGI scope key holding the verified claims (the ASGI adapter's).
+CLAIMS_SCOPE_KEY = CLAIMS_KEY
 #: The route opt key that lets anonymous callers in (a token sent is still checked).
 OPTIONAL_OPT_KEY = "cognito_optional"
 
@@ -193,6 +194,7 @@ class CognitoAuthenticationMiddleware(AbstractAuthenticationMiddleware):
                     token = bearer_token(authorization)
             except MissingTokenError:
                 if self.optional or connection.route_handler.opt.get(self.optional_opt_key):
+                    connection.scope[CLAIMS_SCOPE_KEY] = None  # type: ignore[literal-required]
                     return AuthenticationResult(user=None, auth=None)
                 raise
             claims = await self.verifier.averify(token)
