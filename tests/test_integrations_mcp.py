@@ -345,3 +345,16 @@ def test_step_up_in_a_tool(pool: LocalUserPool, clock: Any) -> None:
         _, stale = asyncio.run(call(base, token, "transfer", amount=5))
     assert stale.is_error
     assert "insufficient_user_authentication: " in stale.content[0].text
+
+
+def test_machine_token_through_the_sdk_client(pool: LocalUserPool, clock: Any) -> None:
+    # client_credentials: sub is the app client, no username, no groups.
+    app = build_server(make_verifier(pool, clock), required_scopes=[READ])
+    with serve(app) as base:
+        machine = pool.client_credentials_token(scopes=[READ, WRITE])
+        _, result = asyncio.run(call(base, machine, "whoami"))
+        assert result.structured_content == {"username": None, "sub": "client-a"}
+        _, cancelled = asyncio.run(call(base, machine, "cancel_order", order_id="3"))
+        assert cancelled.content[0].text == "cancelled 3"
+        _, admin = asyncio.run(call(base, machine, "admin_report", day="monday"))
+        assert admin.is_error and "missing_group: " in admin.content[0].text
