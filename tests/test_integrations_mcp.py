@@ -45,7 +45,12 @@ READ = "orders-api/orders.read"
 WRITE = "orders/write"
 
 
-def build_server(verifier: CognitoVerifier, *, required_scopes: list[str] | None = None) -> Any:
+def build_server(
+    verifier: CognitoVerifier,
+    *,
+    required_scopes: list[str] | None = None,
+    keys_middleware: bool = True,
+) -> Any:
     tokens = CognitoTokenVerifier(verifier)
     server = MCPServer(
         "orders",
@@ -79,7 +84,8 @@ def build_server(verifier: CognitoVerifier, *, required_scopes: list[str] | None
         return f"cancelled {order_id}"
 
     app = server.streamable_http_app(stateless_http=False, json_response=True)
-    app.add_middleware(KeysUnavailableMiddleware)
+    if keys_middleware:
+        app.add_middleware(KeysUnavailableMiddleware)
     return app
 
 
@@ -257,6 +263,15 @@ def test_keys_unavailable_is_503(pool: LocalUserPool, clock: Any) -> None:
     }
     assert response.headers["retry-after"] == "5"
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_without_the_middleware_a_key_outage_is_a_500(pool: LocalUserPool, clock: Any) -> None:
+    # Why KeysUnavailableMiddleware exists: the SDK lets the verifier's error through.
+    app = build_server(unavailable_verifier(pool, clock), keys_middleware=False)
+    with serve(app) as base:
+        response = _post(base, bearer(pool.access_token()))
+    assert response.status_code == 500
+    assert "jwks" not in response.text.lower()
 
 
 def test_access_token_mapping(pool: LocalUserPool, clock: Any) -> None:
