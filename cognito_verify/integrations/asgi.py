@@ -53,6 +53,8 @@ class CognitoASGIMiddleware:
             is its deprecated old spelling.)
         groups / all_groups / scopes / all_scopes: requirements for every request
             (403 when unmet), on top of the verifier's own.
+        max_auth_age: seconds since sign-in allowed for every request (401 with the
+            RFC 9470 step-up challenge when older).
 
     HTTP refusals are JSON with the status and ``WWW-Authenticate`` of docs/errors.md.
     A WebSocket handshake is refused with the same HTTP answer when the server offers
@@ -71,6 +73,7 @@ class CognitoASGIMiddleware:
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
         require: bool | None = None,
     ) -> None:
         if not isinstance(verifier, CognitoVerifier):
@@ -79,9 +82,14 @@ class CognitoASGIMiddleware:
         self.verifier = verifier
         self.optional = optional_flag(optional, require)
         self._excluded = ExcludedPaths(exclude_paths)
-        verifier._extra(groups, all_groups, scopes, all_scopes)  # fail now, not per request
+        # fail now, not per request
+        verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
         self._needs: dict[str, Any] = dict(
-            groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

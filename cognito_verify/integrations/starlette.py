@@ -157,6 +157,7 @@ class CognitoAuthBackend(AuthenticationBackend):
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
     ) -> Callable[[F], F]:
         """Deprecated spelling of ``required``."""
         warnings.warn(
@@ -165,7 +166,11 @@ class CognitoAuthBackend(AuthenticationBackend):
             stacklevel=2,
         )
         return self.required(
-            groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
         )
 
     def required(
@@ -175,6 +180,7 @@ class CognitoAuthBackend(AuthenticationBackend):
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
         optional: bool = False,
     ) -> Callable[[F], F]:
         """Decorate an endpoint (function or ``HTTPEndpoint`` method, sync or async,
@@ -183,29 +189,55 @@ class CognitoAuthBackend(AuthenticationBackend):
         Unlike Starlette's ``@requires``: anonymous gets 401 with
         ``WWW-Authenticate: Bearer``, a missing group 403, a missing scope 403 with
         ``error="insufficient_scope", scope="..."``, all with our JSON body. A
-        WebSocket is closed with 1008 (policy violation). With ``optional=True`` an
-        anonymous caller reaches the endpoint (``request.user`` is unauthenticated);
-        a verified one must still meet the requirements.
+        WebSocket is closed with 1008 (policy violation). ``max_auth_age``: seconds
+        since sign-in (older: 401 with the RFC 9470 ``insufficient_user_authentication``
+        challenge). With ``optional=True`` an anonymous caller reaches the endpoint
+        (``request.user`` is unauthenticated); a verified one must still meet the
+        requirements.
 
         Raises:
             TypeError: a requirement is not a string or a list of strings.
         """
         verifier = self.verifier
-        verifier._extra(groups, all_groups, scopes, all_scopes)  # fail at import, not per call
+        # fail at import, not per call
+        verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
         if not isinstance(optional, bool):
             raise TypeError(f"optional must be True or False, got {optional!r}")
-        needs = dict(groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes)
+        needs: dict[str, Any] = dict(
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
+        )
 
-        def check(conn: HTTPConnection) -> CognitoVerifyError | None:
+        def caller(conn: HTTPConnection) -> CognitoUser | CognitoVerifyError | None:
             if "user" not in conn.scope:
                 # A developer error, not a refusal: answering 401 would hide it.
                 raise RuntimeError("@required needs the middleware: backend.middleware()")
             user = conn.scope["user"]
             if not isinstance(user, CognitoUser):
                 return None if optional else MissingTokenError("the request is not authenticated")
+            return user
+
+        def check(conn: HTTPConnection) -> CognitoVerifyError | None:
+            user = caller(conn)
+            if user is None or isinstance(user, CognitoVerifyError):
+                return user
             try:
                 # The requirements are checked by the core, on the verified claims.
                 verifier.authorize(user.claims, **needs)
+            except CognitoVerifyError as exc:
+                return exc
+            return None
+
+        async def acheck(conn: HTTPConnection) -> CognitoVerifyError | None:
+            user = caller(conn)
+            if user is None or isinstance(user, CognitoVerifyError):
+                return user
+            try:
+                # Awaited: the verifier's custom_check may be async.
+                await verifier.aauthorize(user.claims, **needs)
             except CognitoVerifyError as exc:
                 return exc
             return None
@@ -216,7 +248,7 @@ class CognitoAuthBackend(AuthenticationBackend):
                 @functools.wraps(func)
                 async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                     conn = _connection(args, kwargs)
-                    error = check(conn)
+                    error = await acheck(conn)
                     if error is None:
                         return await func(*args, **kwargs)
                     if isinstance(conn, WebSocket):
