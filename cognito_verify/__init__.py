@@ -10,11 +10,13 @@ from ._pool import UserPool
 from .alb import AlbVerifier
 from .claims import Claims
 from .errors import (
+    ClaimsModelError,
     CognitoVerifyError,
     ConfigurationError,
     CrossSiteRequestError,
     CustomCheckError,
     ForbiddenError,
+    InsufficientUserAuthenticationError,
     InvalidClaimError,
     InvalidClientError,
     InvalidHeaderError,
@@ -28,8 +30,10 @@ from .errors import (
     MissingGroupError,
     MissingScopeError,
     MissingTokenError,
+    RevocationCheckError,
     TokenExpiredError,
     TokenNotYetValidError,
+    TokenRevokedError,
     UnknownKeyError,
     UnsupportedAlgorithmError,
     UnusableKeyError,
@@ -67,6 +71,10 @@ __all__ = [
     "MissingScopeError",
     "CustomCheckError",
     "CrossSiteRequestError",
+    "TokenRevokedError",
+    "InsufficientUserAuthenticationError",
     "JWKSError",
+    "RevocationCheckError",
+    "ClaimsModelError",
     "__version__",
 ]

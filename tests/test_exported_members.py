@@ -37,7 +37,11 @@ DOCUMENTED = [
     "MissingScopeError",
     "CustomCheckError",
     "CrossSiteRequestError",
+    "TokenRevokedError",
+    "InsufficientUserAuthenticationError",
     "JWKSError",
+    "RevocationCheckError",
+    "ClaimsModelError",
     "__version__",
 ]
 
