@@ -64,6 +64,16 @@ class KeySet(Generic[K]):
         raise UnknownKeyError(f"the token's kid is not a key of {label}")
 
 
+class NoUsableKeyError(JWKSError):
+    """A well-formed document without one usable key. A failed fetch (the last good set
+    may serve on), except that the kids it names as unusable stop verifying at once:
+    the document's own word about a key wins over what an earlier set said."""
+
+    def __init__(self, message: str, rejected: Mapping[str, str]) -> None:
+        super().__init__(message)
+        self.rejected = dict(rejected)
+
+
 Parser = Callable[[bytes], KeySet[Any]]
 """Turns a fetched document into a key set; raises ``JWKSError`` if nothing is usable."""
 
@@ -143,7 +153,7 @@ def jwks_keyset(jwks: object) -> KeySet[RSAPublicKey]:
             rejected[kid] = str(exc)
             log.debug("JWKS key %r skipped: %s", kid, exc)
     if not keys:
-        raise JWKSError("the JWKS holds no usable RS256 signing key")
+        raise NoUsableKeyError("the JWKS holds no usable RS256 signing key", rejected)
     return KeySet(keys, rejected, frozenset(prints))
 
 

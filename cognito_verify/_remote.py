@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ._fetch import Fetcher
 from ._flight import Flight, SingleFlight
-from ._keyset import KeySet, Parser, jwks_keyset, parse_jwks
+from ._keyset import KeySet, NoUsableKeyError, Parser, jwks_keyset, parse_jwks
 from ._policy import Fetch, KeyPolicy, KeyStats, Refresh
 from .errors import ConfigurationError, JWKSError
 
@@ -150,6 +150,9 @@ class RemoteKeys(Generic[K]):
         if isinstance(body, bytes):
             try:
                 outcome = self._parse(body)
+            except NoUsableKeyError as exc:
+                message = f"key response from {self.url}: {exc.message}"
+                outcome = NoUsableKeyError(message, exc.rejected)
             except JWKSError as exc:
                 outcome = JWKSError(f"key response from {self.url}: {exc.message}")
             except Exception as exc:  # a parser's bug is a failed fetch, not a crash
