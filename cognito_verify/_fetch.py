@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -91,6 +92,20 @@ def tls_context() -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=cafile or None, capath=capath or None)
         _TLS[:] = [context]
     return _TLS[0]
+
+
+def import_async_backends() -> None:
+    """Import anyio's backend for each event loop library already imported.
+
+    anyio imports a backend on its first call under that loop. Done here, when a
+    source is created, no import runs on a request's path (a fork during an import
+    would leave the child waiting on that module's lock forever). A sync-only
+    process that never imported asyncio or trio pays for neither.
+    """
+    if "asyncio" in sys.modules:
+        import anyio._backends._asyncio  # noqa: F401
+    if "trio" in sys.modules:
+        import anyio._backends._trio  # noqa: F401
 
 
 # --- deadlines ------------------------------------------------------------------------------
@@ -264,6 +279,7 @@ class Fetcher:
         # Built now, off every request's path (and before any fork of a preloading
         # server): https only; a plain-http URL never needs one.
         self._tls = tls_context() if url.startswith("https:") else None
+        import_async_backends()
         self._pool: httpcore.ConnectionPool | None = None
         self._httpx_client: httpx.Client | None = None
 
