@@ -34,7 +34,11 @@ DOCUMENTED = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "TokenRevokedError",
+    "InsufficientUserAuthenticationError",
     "JWKSError",
+    "RevocationCheckError",
+    "ClaimsModelError",
     "__version__",
 ]
 
