@@ -277,8 +277,10 @@ class Fetcher:
         # With a proxy in the environment, httpx's own clients honour it as before.
         self._via_httpx = _proxy_configured()
         # Built now, off every request's path (and before any fork of a preloading
-        # server): https only; a plain-http URL never needs one.
-        self._tls = tls_context() if url.startswith("https:") else None
+        # server): https only (or for a proxy); a plain-http URL never needs one.
+        self._tls = tls_context() if url.startswith("https:") or self._via_httpx else None
+        if self._via_httpx:
+            import httpx  # noqa: F401  (now, not on a request's path)
         import_async_backends()
         self._pool: httpcore.ConnectionPool | None = None
         self._httpx_client: httpx.Client | None = None
@@ -307,7 +309,9 @@ class Fetcher:
             if client is None:
                 import httpx
 
-                client = self._httpx_client = httpx.Client(follow_redirects=False)
+                client = self._httpx_client = httpx.Client(
+                    follow_redirects=False, verify=self._tls or True
+                )
         if client is not None:
             with client.stream(
                 "GET",
@@ -365,7 +369,7 @@ class Fetcher:
         if client is None and self._via_httpx:
             import httpx
 
-            async with httpx.AsyncClient(follow_redirects=False) as own:
+            async with httpx.AsyncClient(follow_redirects=False, verify=self._tls or True) as own:
                 async with own.stream(
                     "GET",
                     self.url,
