@@ -228,11 +228,16 @@ def _failed(url: str, exc: BaseException) -> JWKSError:
 
 def _collect(chunks: Iterable[bytes], url: str, max_bytes: int) -> bytes:
     body = bytearray()
+    at: float | None = getattr(_deadline, "at", None)
     # Read in chunks and stop at the cap: a 50 MB answer never sits in memory.
     for chunk in chunks:
         body += chunk
         if len(body) > max_bytes:
             raise _too_big(url, max_bytes)
+        # Our own transport cuts every read at the deadline; a client you passed may
+        # not, so its worker at least stops between chunks.
+        if at is not None and time.monotonic() > at:
+            raise JWKSError(f"key request to {url} passed its total deadline")
     return bytes(body)
 
 
