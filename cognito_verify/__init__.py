@@ -5,13 +5,15 @@ verifier = CognitoVerifier("eu-west-1_AbCdEf123", client_id="...", token_use="ac
 claims = verifier.verify(token)          # or: await verifier.averify(token)
 """
 
-from ._keys import KeyStats
+from ._policy import KeyPolicy, KeyStats
 from ._pool import UserPool
+from .alb import AlbVerifier
 from .claims import Claims
 from .errors import (
     ClaimsModelError,
     CognitoVerifyError,
     ConfigurationError,
+    CrossSiteRequestError,
     CustomCheckError,
     ForbiddenError,
     InsufficientUserAuthenticationError,
@@ -20,6 +22,7 @@ from .errors import (
     InvalidHeaderError,
     InvalidIssuerError,
     InvalidSignatureError,
+    InvalidSignerError,
     InvalidTokenError,
     InvalidTokenUseError,
     JWKSError,
@@ -41,7 +44,9 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "CognitoVerifier",
+    "AlbVerifier",
     "UserPool",
+    "KeyPolicy",
     "KeyStats",
     "Claims",
     "CognitoVerifyError",
@@ -51,6 +56,7 @@ __all__ = [
     "MalformedTokenError",
     "UnsupportedAlgorithmError",
     "InvalidHeaderError",
+    "InvalidSignerError",
     "UnknownKeyError",
     "UnusableKeyError",
     "InvalidSignatureError",
@@ -64,6 +70,7 @@ __all__ = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "CrossSiteRequestError",
     "TokenRevokedError",
     "InsufficientUserAuthenticationError",
     "JWKSError",

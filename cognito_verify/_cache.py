@@ -31,7 +31,9 @@ little.
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -56,7 +58,7 @@ Entry = tuple[Claims, float, float, Any, int]
 class TokenCache:
     """A bounded map from token string to :class:`Entry`; ``size=0`` stores nothing."""
 
-    __slots__ = ("size", "_data", "_lock", "get")
+    __slots__ = ("size", "_data", "_lock", "get", "__weakref__")
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -64,6 +66,12 @@ class TokenCache:
         self._lock = threading.Lock()
         # Bound once: the hot path is then one C call.
         self.get = self._data.get
+        _LIVE.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        # A thread of the parent may have held the lock at the fork; it does not exist
+        # in the child, so the lock would never be released there.
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._data)
@@ -75,10 +83,10 @@ class TokenCache:
         data = claims._data
         iat, nbf = data["iat"], data.get("nbf")
         start = iat if nbf is None or nbf < iat else nbf
-        # The entry also ends when the key set reaches its maximum age: a hit skips the
-        # key lookup that would refresh the set, so a key removed from the JWKS must
-        # not keep vouching for cached tokens (fresh_until is +inf for offline keys).
-        not_after = min(data["exp"] + leeway, source.fresh_until)
+        # A hit also needs the key set younger than its maximum age (the verifier checks
+        # source.fresh_until on the monotonic clock): a hit skips the key lookup that
+        # would refresh the set, so a key removed from the JWKS must not keep vouching.
+        not_after = data["exp"] + leeway
         entry: Entry = (claims, start - leeway, not_after, source, version)
         items = self._data
         with self._lock:
@@ -95,3 +103,15 @@ class TokenCache:
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+
+
+_LIVE: weakref.WeakSet[TokenCache] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for cache in list(_LIVE):
+        cache._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -475,11 +475,14 @@ def authorize(groups: frozenset[str], scopes: frozenset[str], req: Requirements)
     for wanted in req.any_scopes:
         if scopes.isdisjoint(wanted):
             raise MissingScopeError(
-                f"the token has none of the required scopes {_show(sorted(wanted), 200)}"
+                f"the token has none of the required scopes {_show(sorted(wanted), 200)}",
+                scopes=sorted(wanted),
             )
     if not scopes.issuperset(req.all_scopes):
         missing = sorted(req.all_scopes - scopes)
-        raise MissingScopeError(f"the token lacks the required scope(s) {_show(missing, 200)}")
+        raise MissingScopeError(
+            f"the token lacks the required scope(s) {_show(missing, 200)}", scopes=missing
+        )
 
 
 def check_auth_age(payload: Mapping[str, Any], max_age: float, now: float, leeway: float) -> None:

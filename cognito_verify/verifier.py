@@ -13,16 +13,19 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import httpx
+import anyio
 
 from . import _token
 from ._cache import DEFAULT_CACHE_SIZE, TokenCache
-from ._keys import KeyPolicy, KeyStats, RemoteKeys, StaticKeys
+from ._hints import paste_hint
+from ._policy import KeyPolicy, KeyStats
 from ._pool import MISSING, IssuerFormat, PoolConfig, TokenUse, UserPool, resolve
+from ._remote import RemoteKeys, StaticKeys
 from ._token import DEFAULT_MAX_TOKEN_LENGTH, ParsedToken, Requirements
 from .claims import Claims
 from .errors import (
@@ -32,15 +35,19 @@ from .errors import (
     InvalidIssuerError,
     InvalidTokenError,
     JWKSError,
+    MalformedTokenError,
     RevocationCheckError,
     TokenRevokedError,
 )
+
+if TYPE_CHECKING:  # httpx itself is imported only when you pass its clients
+    import httpx
 
 __all__ = ["CognitoVerifier"]
 
 log = logging.getLogger("cognito_verify")
 
-KeySource = RemoteKeys | StaticKeys
+KeySource = RemoteKeys[Any] | StaticKeys
 #: ``custom_check=``: a plain function, or an ``async def`` (then only ``averify`` works).
 CustomCheck = Callable[[Claims], bool | Awaitable[bool]]
 #: ``is_revoked=``: answers True (revoked) or False; sync or ``async def``.
@@ -89,7 +96,13 @@ class CognitoVerifier:
             among the configured ones only.
         http_client / async_http_client: ``httpx`` clients used to fetch keys, so
             proxies, TLS and timeouts are yours to set.
-        clock: returns the current Unix time; ``time.time`` by default.
+        clock: returns the current Unix time (``time.time``): the wall clock, used
+            for the token's claims (``exp``, ``iat``, ``nbf``) only.
+        monotonic: the key policy's clock (``time.monotonic``): key set age,
+            cooldowns, back-off, the stale window and fetch deadlines. A wall-clock
+            step never changes the key policy; tests inject both.
+        key_policy: a ``KeyPolicy`` with every key-cache setting in one value,
+            instead of the ``jwks_*`` keywords below (not both).
         max_token_length: longer inputs are refused before any decoding.
         cache_size: how many verified tokens to remember (default 2048, under 32 MB
             even when every cached token is at the 6 KiB cacheable limit; 0 turns
@@ -111,6 +124,8 @@ class CognitoVerifier:
             (default 2); jwks_connect_timeout: for the TCP/TLS connect (default 1).
         jwks_max_bytes: larger JWKS responses are refused while streaming
             (default 1 MiB). See docs/keys.md for the whole cache policy.
+            An endpoint answering 403/404 with no keys held is not asked again for
+            ``KeyPolicy.absent_cooldown`` (300 s); tokens naming it get 401 at once.
 
     Raises:
         TypeError: ``client_id`` or ``token_use`` was not given.
@@ -141,6 +156,8 @@ class CognitoVerifier:
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        key_policy: KeyPolicy | None = None,
         max_token_length: int = DEFAULT_MAX_TOKEN_LENGTH,
         jwks_max_age: float = KeyPolicy.max_age,
         unknown_kid_cooldown: float = KeyPolicy.unknown_kid_cooldown,
@@ -206,10 +223,17 @@ class CognitoVerifier:
             for name, hook in (("custom_check", custom_check), ("is_revoked", is_revoked))
             if hook is not None and _is_async(hook)
         )
-        if http_client is not None and not isinstance(http_client, httpx.Client):
-            raise ConfigurationError("http_client must be an httpx.Client")
-        if async_http_client is not None and not isinstance(async_http_client, httpx.AsyncClient):
-            raise ConfigurationError("async_http_client must be an httpx.AsyncClient")
+        if not callable(monotonic):
+            raise ConfigurationError("monotonic must be a callable returning seconds")
+        if http_client is not None or async_http_client is not None:
+            import httpx  # already imported by whoever built the client
+
+            if http_client is not None and not isinstance(http_client, httpx.Client):
+                raise ConfigurationError("http_client must be an httpx.Client")
+            if async_http_client is not None and not isinstance(
+                async_http_client, httpx.AsyncClient
+            ):
+                raise ConfigurationError("async_http_client must be an httpx.AsyncClient")
 
         self._requirements = Requirements.build(
             groups, all_groups, scopes, all_scopes, max_auth_age
@@ -224,21 +248,33 @@ class CognitoVerifier:
         self._plain = not self._requirements and custom_check is None and is_revoked is None
         self._leeway = float(leeway)
         self._clock = clock
+        self._monotonic = monotonic
         self._max_length = max_token_length
         self._owns_http = http_client is None
-        policy = KeyPolicy.from_options(
-            max_age=jwks_max_age,
-            unknown_kid_cooldown=unknown_kid_cooldown,
-            max_stale=jwks_max_stale,
-            retry_cap=jwks_retry_cap,
-            timeout=jwks_timeout,
-            connect_timeout=jwks_connect_timeout,
-            max_bytes=jwks_max_bytes,
-        )
+        knobs = {
+            "max_age": jwks_max_age,
+            "unknown_kid_cooldown": unknown_kid_cooldown,
+            "max_stale": jwks_max_stale,
+            "retry_cap": jwks_retry_cap,
+            "timeout": jwks_timeout,
+            "connect_timeout": jwks_connect_timeout,
+            "max_bytes": jwks_max_bytes,
+        }
+        if key_policy is None:
+            policy = KeyPolicy.from_options(**knobs)
+        elif not isinstance(key_policy, KeyPolicy):
+            raise ConfigurationError("key_policy must be a KeyPolicy")
+        elif any(value != getattr(KeyPolicy, name) for name, value in knobs.items()):
+            raise ConfigurationError(
+                "key_policy= replaces the jwks_* keywords: put every setting in the KeyPolicy"
+            )
+        else:
+            policy = key_policy
+        self.key_policy = policy
 
         self.pools: tuple[PoolConfig, ...] = tuple(resolve(p) for p in pools)
         self._by_issuer: dict[str, tuple[PoolConfig, KeySource]] = {}
-        self._remote: dict[str, RemoteKeys] = {}
+        self._remote: dict[str, RemoteKeys[Any]] = {}
         for pool in self.pools:
             static = (
                 StaticKeys(pool.static_jwks, f"the jwks given for {pool.user_pool_id}")
@@ -256,7 +292,7 @@ class CognitoVerifier:
                     source = self._remote.get(url) or RemoteKeys(
                         url,
                         policy=policy,
-                        clock=clock,
+                        monotonic=monotonic,
                         http_client=http_client,
                         async_http_client=async_http_client,
                     )
@@ -270,7 +306,15 @@ class CognitoVerifier:
     # --- the rules ---------------------------------------------------------------------
 
     def _begin(self, token: object) -> tuple[ParsedToken, PoolConfig, KeySource]:
-        parsed = _token.parse(token, self._max_length)
+        try:
+            parsed = _token.parse(token, self._max_length)
+        except MalformedTokenError as exc:
+            # Failure path only: name a copy-paste mistake (Bearer prefix, quotes,
+            # whitespace) so the message says what to fix.
+            hint = paste_hint(token)
+            if hint is None:
+                raise
+            raise MalformedTokenError(f"{exc.message}; {hint}") from None
         iss = parsed.payload.get("iss")
         entry = self._pool_for(iss) if isinstance(iss, str) else None
         if entry is None:
@@ -408,7 +452,11 @@ class CognitoVerifier:
             claims, not_before, not_after, source, version = hit
             # A changed key set may mean a withdrawn key: what it vouched for is verified
             # again. The window is re-checked so an entry never outlives the token's exp.
-            if version == source.version and not_before <= self._clock() < not_after:
+            if (
+                version == source.version
+                and not_before <= self._clock() < not_after
+                and self._monotonic() < source.fresh_until
+            ):
                 return claims  # the rules after the claims are the twins' to run
             self._cache.discard(token, hit)  # verified again below: the precise error
         parsed, pool, source = self._begin(token)
@@ -515,8 +563,8 @@ class CognitoVerifier:
         all_scopes: str | Sequence[str] | None = None,
         max_auth_age: float | None = None,
     ) -> Claims:
-        """Async twin of :meth:`verify`; fetches keys with ``httpx.AsyncClient``, never
-        blocks the event loop, and awaits ``async def`` hooks."""
+        """Async twin of :meth:`verify`, on asyncio, uvloop or trio; fetching keys never
+        blocks the event loop, and ``async def`` hooks are awaited."""
         extra = (
             _NO_REQUIREMENTS
             if groups is None
@@ -604,22 +652,36 @@ class CognitoVerifier:
         sources = list(self._remote.values())
         if not sources:
             return
-        # Imported here: hydrating is rare, and importing cognito_verify stays cheap.
-        from concurrent.futures import ThreadPoolExecutor
+        # A thread per URL (a verifier has a handful): nothing imported on this path,
+        # so hydrate() in a background thread of a preloading server is fork-safe.
+        results: dict[RemoteKeys[Any], JWKSError | None] = {}
 
-        with ThreadPoolExecutor(max_workers=min(8, len(sources))) as pool:
-            results = list(pool.map(_attempt, sources))
-        self._check_hydrated(dict(zip(sources, results, strict=True)))
+        def attempt(source: RemoteKeys[Any]) -> None:
+            results[source] = _attempt(source)
+
+        threads = [threading.Thread(target=attempt, args=(s,), daemon=True) for s in sources]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        missing = JWKSError("the fetch thread ended without an outcome")
+        self._check_hydrated({s: results.get(s, missing) for s in sources})
 
     async def ahydrate(self) -> None:
         """Async twin of :meth:`hydrate`."""
         sources = list(self._remote.values())
-        import asyncio  # only here: a sync-only application never needs it
+        results: dict[RemoteKeys[Any], JWKSError | None] = {}
 
-        results = await asyncio.gather(*(_aattempt(s) for s in sources))
-        self._check_hydrated(dict(zip(sources, results, strict=True)))
+        async def attempt(source: RemoteKeys[Any]) -> None:
+            results[source] = await _aattempt(source)
 
-    def _check_hydrated(self, results: Mapping[RemoteKeys, JWKSError | None]) -> None:
+        # anyio, not asyncio: ahydrate runs under asyncio, uvloop or trio.
+        async with anyio.create_task_group() as group:
+            for source in sources:
+                group.start_soon(attempt, source)
+        self._check_hydrated(results)
+
+    def _check_hydrated(self, results: Mapping[RemoteKeys[Any], JWKSError | None]) -> None:
         for pool in self.pools:
             urls = [pool.jwks_urls[i] for i in pool.issuers if i in pool.jwks_urls]
             errors = [results[self._remote[u]] for u in urls]
@@ -670,7 +732,7 @@ def _unexpected(exc: Exception) -> InvalidTokenError:
     return InvalidTokenError(f"the token could not be verified ({type(exc).__name__})")
 
 
-def _attempt(source: RemoteKeys) -> JWKSError | None:
+def _attempt(source: RemoteKeys[Any]) -> JWKSError | None:
     try:
         source.refresh()
     except JWKSError as exc:
@@ -678,7 +740,7 @@ def _attempt(source: RemoteKeys) -> JWKSError | None:
     return None
 
 
-async def _aattempt(source: RemoteKeys) -> JWKSError | None:
+async def _aattempt(source: RemoteKeys[Any]) -> JWKSError | None:
     try:
         await source.arefresh()
     except JWKSError as exc:

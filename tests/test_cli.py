@@ -86,7 +86,7 @@ def test_verify_bad_configuration_exits_2(jwks_file: str) -> None:
     code, _, err = run(["verify", "x", "--user-pool-id", "not-a-pool", "--client-id", "c",
                         "--token-use", "id", "--jwks-file", jwks_file])
     assert code == 2
-    assert "user_pool_id" in err
+    assert "--user-pool-id" in err
 
 
 def test_inspect_marks_unverified_and_flags_problems(live_pool: LocalUserPool) -> None:

@@ -10,7 +10,9 @@ import cognito_verify
 
 DOCUMENTED = [
     "CognitoVerifier",
+    "AlbVerifier",
     "UserPool",
+    "KeyPolicy",
     "KeyStats",
     "Claims",
     "CognitoVerifyError",
@@ -20,6 +22,7 @@ DOCUMENTED = [
     "MalformedTokenError",
     "UnsupportedAlgorithmError",
     "InvalidHeaderError",
+    "InvalidSignerError",
     "UnknownKeyError",
     "UnusableKeyError",
     "InvalidSignatureError",
@@ -33,6 +36,7 @@ DOCUMENTED = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "CrossSiteRequestError",
     "TokenRevokedError",
     "InsufficientUserAuthenticationError",
     "JWKSError",
@@ -57,7 +61,14 @@ def test_every_exported_name_exists() -> None:
 def test_testing_kit_surface() -> None:
     from cognito_verify import testing
 
-    assert testing.__all__ == ["LocalUserPool", "JWKSServer", "b64url", "encode_token"]
+    assert testing.__all__ == [
+        "LocalUserPool",
+        "JWKSServer",
+        "LocalAlb",
+        "AlbKeyServer",
+        "b64url",
+        "encode_token",
+    ]
 
 
 FRAMEWORKS = ["flask", "fastapi", "starlette", "django", "rest_framework", "werkzeug", "uvicorn"]
