@@ -336,6 +336,8 @@ class CognitoAuth:
         }
         # Bad requirement values are a programming error: fail at decoration time.
         CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        if not isinstance(optional, bool):
+            raise TypeError(f"optional must be True or False, got {optional!r}")
 
         def decorate(fn: F) -> F:
             self._guarded[fn] = options
