@@ -7,6 +7,7 @@ claims = verifier.verify(token)          # or: await verifier.averify(token)
 
 from ._policy import KeyPolicy, KeyStats
 from ._pool import UserPool
+from ._tenants import PoolResolverStats
 from .claims import Claims
 from .errors import (
     CognitoVerifyError,
@@ -25,6 +26,7 @@ from .errors import (
     MissingGroupError,
     MissingScopeError,
     MissingTokenError,
+    PoolResolverError,
     TokenExpiredError,
     TokenNotYetValidError,
     UnknownKeyError,
@@ -40,6 +42,7 @@ __all__ = [
     "UserPool",
     "KeyPolicy",
     "KeyStats",
+    "PoolResolverStats",
     "Claims",
     "CognitoVerifyError",
     "ConfigurationError",
@@ -62,5 +65,6 @@ __all__ = [
     "MissingScopeError",
     "CustomCheckError",
     "JWKSError",
+    "PoolResolverError",
     "__version__",
 ]

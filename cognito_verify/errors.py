@@ -23,6 +23,7 @@ The tree::
     │   ├── MissingScopeError              no required OAuth scope
     │   └── CustomCheckError               a user-supplied check refused the claims
     └── JWKSError                  503     keys could not be fetched and none are cached
+        └── PoolResolverError              the pool_resolver failed (raised, timed out, bad answer)
 
 ``ForbiddenError`` is deliberately not an ``InvalidTokenError``: a caller that is known
 but not allowed must get 403, not 401. Each class has a stable ``code`` string meant
@@ -54,6 +55,7 @@ __all__ = [
     "MissingScopeError",
     "CustomCheckError",
     "JWKSError",
+    "PoolResolverError",
 ]
 
 
@@ -165,3 +167,13 @@ class JWKSError(CognitoVerifyError):
 
     code = "jwks_unavailable"
     status_code = 503
+
+
+class PoolResolverError(JWKSError):
+    """The ``pool_resolver`` raised, timed out or answered something other than a
+    ``UserPool`` or None: the token is refused (fail closed) with 503, as for keys
+    that cannot be fetched. Its failure says nothing about the token, so a 401 would
+    tell a genuine client to discard a good token and would hide an outage among
+    ordinary refusals."""
+
+    code = "pool_resolver_failed"

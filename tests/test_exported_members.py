@@ -13,6 +13,7 @@ DOCUMENTED = [
     "UserPool",
     "KeyPolicy",
     "KeyStats",
+    "PoolResolverStats",
     "Claims",
     "CognitoVerifyError",
     "ConfigurationError",
@@ -35,6 +36,7 @@ DOCUMENTED = [
     "MissingScopeError",
     "CustomCheckError",
     "JWKSError",
+    "PoolResolverError",
     "__version__",
 ]
 
