@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench fuzz clean
+.PHONY: demo test lint typecheck unit bench bench-coldstart fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,5 +60,18 @@ $(BENCH_VENV)/.bench: pyproject.toml
 bench: $(BENCH_VENV)/.bench
 	$(BENCH_VENV)/bin/python -m benchmarks $(BENCH_ARGS)
 
+# Lambda cold start against pyjwt (benchmarks/coldstart.py): fresh interpreters, a venv
+# with the runtime dependencies only and the package installed as a wheel, as in a
+# deployment package. About a minute. COLD_RUNS sets the number of interleaved runs.
+COLD_VENV := .venv-cold
+COLD_RUNS ?= 15
+$(COLD_VENV)/bin/python:
+	$(PYTHON) -m venv $(COLD_VENV)
+
+bench-coldstart: | $(COLD_VENV)/bin/python
+	$(COLD_VENV)/bin/python -m pip --disable-pip-version-check -q install .
+	$(COLD_VENV)/bin/python -m pip --disable-pip-version-check -q install --force-reinstall --no-deps .
+	cd / && $(abspath $(COLD_VENV))/bin/python $(CURDIR)/benchmarks/coldstart.py $(COLD_RUNS)
+
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) $(COLD_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info

@@ -10,10 +10,12 @@ from ._pool import UserPool
 from ._tenants import PoolResolverStats
 from .claims import Claims
 from .errors import (
+    ClaimsModelError,
     CognitoVerifyError,
     ConfigurationError,
     CustomCheckError,
     ForbiddenError,
+    InsufficientUserAuthenticationError,
     InvalidClaimError,
     InvalidClientError,
     InvalidHeaderError,
@@ -27,8 +29,10 @@ from .errors import (
     MissingScopeError,
     MissingTokenError,
     PoolResolverError,
+    RevocationCheckError,
     TokenExpiredError,
     TokenNotYetValidError,
+    TokenRevokedError,
     UnknownKeyError,
     UnsupportedAlgorithmError,
     UnusableKeyError,
@@ -64,7 +68,11 @@ __all__ = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "TokenRevokedError",
+    "InsufficientUserAuthenticationError",
     "JWKSError",
     "PoolResolverError",
+    "RevocationCheckError",
+    "ClaimsModelError",
     "__version__",
 ]

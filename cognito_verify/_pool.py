@@ -15,11 +15,13 @@ TokenUse = Literal["id", "access"]
 IssuerFormat = Literal["original", "updated", "any"]
 
 # Pool ids are "{region}_{id}"; the region must look like an AWS region because the
-# issuer and the JWKS URL are built from it.
-_AWS_POOL_ID = re.compile(r"([a-z]{2}(?:-[a-z]+)+-[0-9]{1,2})_([0-9A-Za-z]+)")
+# issuer and the JWKS URL are built from it. Region names start with two letters
+# ("eu-west-1", "us-gov-west-1", "cn-north-1") or, in the European Sovereign Cloud,
+# four ("eusc-de-east-1").
+_AWS_POOL_ID = re.compile(r"((?:[a-z]{2}|eusc)(?:-[a-z]+)+-[0-9]{1,2})_([0-9A-Za-z]+)")
 # Emulators use other prefixes ("local_abc"); accepted only with an explicit issuer.
 _ANY_POOL_ID = re.compile(r"([0-9A-Za-z-]{1,64})_([0-9A-Za-z]{1,64})")
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
+_REGION = re.compile(r"(?:[a-z]{2}|eusc)(?:-[a-z]+)+-[0-9]{1,2}")
 
 # The DNS domain of Cognito's issuer and JWKS hosts, by partition (region prefix).
 # Only domains confirmed from AWS documentation are here; a region of any other
@@ -203,6 +205,14 @@ def resolve(pool: UserPool) -> PoolConfig:
             "'<region>_<id>' such as 'eu-west-1_AbCdEf123' (emulator ids need issuer=)"
         )
     region = pid.split("_", 1)[0]
+    domain = partition_domain(region) if match is not None else None
+    if pool.issuer is None and domain is None:
+        raise ConfigurationError(
+            f"user_pool_id {pid!r} is in a partition whose Cognito issuer domain is not "
+            "confirmed by AWS documentation; pass the exact issuer= (the 'iss' of one "
+            "of its tokens) and, if its keys are not at {issuer}/.well-known/jwks.json, "
+            "jwks_url="
+        )
 
     if pool.issuer is not None:
         # Kept exactly as given: iss is compared byte for byte, and an issuer that ends
@@ -215,6 +225,11 @@ def resolve(pool: UserPool) -> PoolConfig:
         for r in pool.replica_regions:
             if not isinstance(r, str) or _REGION.fullmatch(r) is None:
                 raise ConfigurationError(f"replica region {r!r} is not an AWS region name")
+            # Replication stays inside a partition: a replica elsewhere is a typo.
+            if partition_domain(r) != domain:
+                raise ConfigurationError(
+                    f"replica region {r!r} is not in the same AWS partition as {region!r}"
+                )
             if r not in regions:
                 regions.append(r)
         hosts = []
@@ -222,7 +237,7 @@ def resolve(pool: UserPool) -> PoolConfig:
             hosts.append("cognito-idp")
         if pool.issuer_format in ("updated", "any"):
             hosts.append("issuer-cognito-idp")
-        issuers = tuple(f"https://{h}.{r}.amazonaws.com/{pid}" for r in regions for h in hosts)
+        issuers = tuple(f"https://{h}.{r}.{domain}/{pid}" for r in regions for h in hosts)
 
     if pool.jwks is not None:
         urls: dict[str, str] = {}

@@ -192,6 +192,8 @@ class RemoteKeys(Generic[K]):
                 body = self._fetcher.fetch()
             except JWKSError as exc:
                 body = exc
+            except Exception as exc:  # any failure to fetch is a fetch failure
+                body = JWKSError(f"key request to {self.url} failed: {type(exc).__name__}")
         finally:
             self._land(flight, body, time.monotonic() - started)
 
@@ -236,6 +238,8 @@ class RemoteKeys(Generic[K]):
                 body = await self._fetcher.afetch()
             except JWKSError as exc:
                 body = exc
+            except Exception as exc:  # any failure to fetch is a fetch failure
+                body = JWKSError(f"key request to {self.url} failed: {type(exc).__name__}")
         finally:
             # Also on cancellation: waiters are woken and one of them fetches instead.
             self._land(flight, body, time.monotonic() - started)

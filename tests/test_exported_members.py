@@ -35,8 +35,12 @@ DOCUMENTED = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "TokenRevokedError",
+    "InsufficientUserAuthenticationError",
     "JWKSError",
     "PoolResolverError",
+    "RevocationCheckError",
+    "ClaimsModelError",
     "__version__",
 ]
 

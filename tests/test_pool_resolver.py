@@ -759,3 +759,12 @@ def test_configuration_is_checked(directory: Directory) -> None:
     assert "pool_resolver" in repr(v)
     v.hydrate()  # nothing static to fetch
     v.close()
+
+
+def test_adapters_answer_a_failing_resolver_with_503_and_retry_after() -> None:
+    from cognito_verify.integrations._http import refusal
+
+    answer = refusal(PoolResolverError("the pool resolver raised ConnectionError"))
+    assert answer.status == 503
+    assert answer.headers.get("Retry-After") == "5"
+    assert answer.code == "pool_resolver_failed"
