@@ -232,9 +232,22 @@ class Tenants:
     def after_fork_in_child(self) -> None:
         # A parent thread may have held the lock, or been calling the resolver, at the
         # fork: the child gets a new lock and waits on no flight of the parent's.
+        torn = self._lock.locked()
         self._lock = threading.Lock()
         self._flights = {}
         self._outcomes = weakref.WeakKeyDictionary()
+        if torn:
+            # A parent thread was inside an update of the caches at the fork: the child
+            # starts with empty ones (its cached tokens of those pools verified again).
+            try:
+                for tenant in list(self._pools.values()):
+                    tenant.retired = True
+            except Exception:  # a torn LRU: its tenants stay unreachable anyway
+                pass
+            self._pools = _PoolLRU(int(self._pools.maxsize), self._evicted)
+            self._refused = TTLCache(
+                maxsize=REFUSALS_HELD, ttl=self._refused.ttl, timer=self._monotonic
+            )
 
     # --- state -------------------------------------------------------------------------
 
@@ -491,7 +504,7 @@ class Tenants:
         try:
             config = resolve(result)
         except (ConfigurationError, TypeError) as exc:
-            raise self._failure(need, f"returned an invalid UserPool ({exc})") from None
+            raise self._failure(need, f"returned an invalid UserPool ({_reason(exc)})") from None
         with self._lock:
             old = self._pools.get(need.pool_id)
         expires = self._monotonic() + self.cache_ttl
@@ -510,11 +523,14 @@ class Tenants:
                     previous[old.config.jwks_urls[iss]] = source
         keys: dict[str, KeySource] = {}
         built: dict[str, RemoteKeys[Any]] = {}
-        static = (
-            StaticKeys(config.static_jwks, f"the jwks given for {config.user_pool_id}")
-            if config.static_jwks is not None
-            else None
-        )
+        try:
+            static = (
+                StaticKeys(config.static_jwks, f"the jwks given for {config.user_pool_id}")
+                if config.static_jwks is not None
+                else None
+            )
+        except ConfigurationError as exc:
+            raise self._failure(need, f"returned an invalid UserPool ({exc.message})") from None
         for iss in config.issuers:
             if static is not None:
                 keys[iss] = static
@@ -551,3 +567,7 @@ class Tenants:
     def close(self) -> None:
         for source in self.remote_sources():
             source.close()
+
+
+def _reason(exc: Exception) -> str:
+    return exc.message if isinstance(exc, ConfigurationError) else str(exc)

@@ -510,6 +510,9 @@ def test_an_unchanged_resolution_keeps_its_keys_and_cached_tokens(
         lambda pool_id, region: "yes",
         lambda pool_id, region: UserPool(user_pool_id=pool_id, token_use="access"),  # no client
         lambda pool_id, region: UserPool(user_pool_id=pool_id, client_id="c", token_use="both"),
+        lambda pool_id, region: UserPool(
+            user_pool_id=pool_id, client_id="c", token_use="id", jwks={"keys": "none"}
+        ),
     ],
 )
 def test_an_unusable_answer_is_a_503_not_remembered(
@@ -733,6 +736,40 @@ def test_a_child_forked_during_a_resolution_resolves_on_its_own(
         parent.join(10)
     assert os.waitstatus_to_exitcode(status) == 0
     assert v.verify(a.access_token("p2"))["username"] == "p2"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_the_resolver_lock_is_held_starts_afresh(
+    directory: Directory, server: TenantServer, shared_key: Any, clock: Clock
+) -> None:
+    a = directory.add(tenant(shared_key, clock, "TenantP2"))
+    v = verifier(directory, clock)
+    tok = a.access_token("p")
+    v.verify(tok)
+    v.verify(tok)  # cached
+    lock = v._tenants._lock  # type: ignore[union-attr]
+    with lock:  # as a parent thread mid-update would hold it at the fork
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit code
+            code = 1
+            try:
+                ok = v.verify(tok)["username"] == "p"
+                ok = ok and v.verify(a.access_token("q"))["username"] == "q"
+                # The torn caches were dropped: the pool was asked about again.
+                code = 0 if ok and v.pool_resolver_stats.calls == 2 else 2
+            finally:
+                os._exit(code)
+    for _ in range(2000):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        threading.Event().wait(0.01)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        raise AssertionError("the forked child hung on the parent's lock")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert v.pool_resolver_stats.calls == 1
 
 
 # --- configuration -------------------------------------------------------------------------
