@@ -46,11 +46,9 @@ import threading
 import weakref
 from collections.abc import Awaitable, Callable, Generator
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
-from cachetools import LRUCache, TTLCache
 
 from ._fetch import import_async_backends, tls_context
 from ._flight import Flight, SingleFlight
@@ -61,6 +59,7 @@ from .errors import ConfigurationError, InvalidIssuerError, JWKSError, PoolResol
 
 if TYPE_CHECKING:
     import httpx
+    from cachetools import LRUCache, TTLCache
 
 log = logging.getLogger("cognito_verify")
 
@@ -86,8 +85,7 @@ KeySource = RemoteKeys[Any] | StaticKeys
 _Step = tuple[SingleFlight, Flight, bool]
 
 
-@dataclass(frozen=True)
-class PoolResolverStats:
+class PoolResolverStats(NamedTuple):
     """Counters of a verifier's ``pool_resolver`` (a snapshot; all but ``pools_held``
     only grow).
 
@@ -164,20 +162,6 @@ class TenantKeys:
         return await self.source.aget(kid)
 
 
-class _PoolLRU(LRUCache[str, Tenant]):
-    """The LRU of resolved pools; a pool pushed out is retired (its cached tokens are
-    then verified again) and its key counters kept in the totals."""
-
-    def __init__(self, maxsize: int, on_evict: Callable[[Tenant], None]) -> None:
-        super().__init__(maxsize=maxsize)
-        self._on_evict = on_evict
-
-    def popitem(self) -> tuple[str, Tenant]:
-        key, tenant = super().popitem()
-        self._on_evict(tenant)
-        return key, tenant
-
-
 def is_async(fn: Callable[..., Any]) -> bool:
     """True for an ``async def`` function, or an object whose ``__call__`` is one."""
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
@@ -211,7 +195,10 @@ class Tenants:
         self._monotonic = monotonic
         self._clients = (http_client, async_http_client)
         self._lock = threading.Lock()  # a few lines of bookkeeping, never IO or user code
-        self._pools = _PoolLRU(cache_size, self._evicted)
+        # Imported here, not with the package: only verifiers with a resolver need it.
+        from cachetools import LRUCache, TTLCache
+
+        self._pools: LRUCache[str, Tenant] = LRUCache(maxsize=cache_size)
         self._refused: TTLCache[str, bool] = TTLCache(
             maxsize=REFUSALS_HELD, ttl=refusal_ttl, timer=monotonic
         )
@@ -244,8 +231,8 @@ class Tenants:
                     tenant.retired = True
             except Exception:  # a torn LRU: its tenants stay unreachable anyway
                 pass
-            self._pools = _PoolLRU(int(self._pools.maxsize), self._evicted)
-            self._refused = TTLCache(
+            self._pools = type(self._pools)(maxsize=self._pools.maxsize)
+            self._refused = type(self._refused)(
                 maxsize=REFUSALS_HELD, ttl=self._refused.ttl, timer=self._monotonic
             )
 
@@ -279,9 +266,13 @@ class Tenants:
                 if isinstance(s, RemoteKeys)
             ]
 
-    def _evicted(self, tenant: Tenant) -> None:  # under the lock
-        self._counts["evictions"] += 1
-        self._retire(tenant, kept=frozenset())
+    def _hold(self, pool_id: str, tenant: Tenant) -> None:
+        """Under the lock: put ``tenant`` in the LRU; a pool pushed out is retired."""
+        if pool_id not in self._pools and len(self._pools) >= self._pools.maxsize:
+            _, evicted = self._pools.popitem()  # the least recently used
+            self._counts["evictions"] += 1
+            self._retire(evicted, kept=frozenset())
+        self._pools[pool_id] = tenant
 
     def _retire(self, tenant: Tenant, kept: AbstractSet[RemoteKeys[Any]]) -> None:
         """Under the lock: the pool's cached tokens stop vouching; counters are kept."""
@@ -551,7 +542,7 @@ class Tenants:
             current = self._pools.get(need.pool_id)
             if current is not None:
                 self._retire(current, kept=set(built.values()))
-            self._pools[need.pool_id] = tenant
+            self._hold(need.pool_id, tenant)
             self._counts["resolved"] += 1
         return tenant
 
