@@ -358,12 +358,16 @@ class CognitoVerifier:
         iss = parsed.payload.get("iss")
         entry = self._pool_for(iss) if isinstance(iss, str) else None
         if entry is None:
-            raise InvalidIssuerError(
-                "the token's issuer is not one of the configured issuers "
-                f"({', '.join(sorted(self._by_issuer))})"
-                + (" and the pool resolver does not accept it" if self._tenants else "")
-            )
+            raise InvalidIssuerError(self._issuer_refusal())
         return parsed, entry
+
+    def _issuer_refusal(self) -> str:
+        configured = ", ".join(sorted(self._by_issuer))
+        if self._tenants is None:
+            return f"the token's issuer is not one of the configured issuers ({configured})"
+        # Never the token's own iss: it is unverified (and chosen by whoever sent it).
+        static = f"one of the configured issuers ({configured}) nor " if configured else ""
+        return f"the token's issuer is neither {static}a Cognito issuer the pool resolver accepts"
 
     def _pool_for(self, iss: str) -> tuple[PoolConfig, KeySource] | Need | None:
         """The pool (and key source) for ``iss``: a configured one, else one resolved at

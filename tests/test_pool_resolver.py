@@ -617,7 +617,7 @@ def test_concurrent_first_tokens_of_a_tenant_make_one_call_threads(
     assert server.total == 1
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("backend", ["asyncio", "uvloop", "trio"])
 def test_concurrent_first_tokens_of_a_tenant_make_one_call_tasks(
     server: TenantServer, shared_key: Any, clock: Clock, backend: str
 ) -> None:
@@ -635,7 +635,10 @@ def test_concurrent_first_tokens_of_a_tenant_make_one_call_tasks(
             for tok in tokens:
                 group.start_soon(one, tok)
 
-    anyio.run(main, backend=backend)
+    if backend == "uvloop":
+        anyio.run(main, backend="asyncio", backend_options={"use_uvloop": True})
+    else:
+        anyio.run(main, backend=backend)
     assert sorted(names) == sorted(f"u{i}" for i in range(30))
     assert len(adir.calls) == 1
     assert server.total == 1
