@@ -808,3 +808,48 @@ def test_adapters_answer_a_failing_resolver_with_503_and_retry_after() -> None:
     assert answer.status == 503
     assert answer.headers.get("Retry-After") == "5"
     assert answer.code == "pool_resolver_failed"
+
+
+def test_over_real_http_with_an_async_resolver_under_uvicorn(
+    server: TenantServer, shared_key: Any, clock: Clock
+) -> None:
+    import httpx
+    from _asgi_support import uvicorn_server
+
+    from cognito_verify.integrations.asgi import CLAIMS_KEY, CognitoASGIMiddleware
+
+    adir = AsyncDirectory(server)
+    a = adir.add(tenant(shared_key, clock, "TenantH2"))
+    stranger = tenant(shared_key, clock, "TenantH3")
+    v = verifier(adir, clock)  # type: ignore[arg-type]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert scope["type"] == "http"
+        body = json.dumps({"username": scope[CLAIMS_KEY]["username"]}).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    def bearer(tok: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tok}"}
+
+    with (
+        uvicorn_server(CognitoASGIMiddleware(app, v)) as base,
+        httpx.Client(base_url=base, timeout=10) as http,
+    ):
+        ok = http.get("/", headers=bearer(a.access_token("alice")))
+        assert ok.status_code == 200 and ok.json() == {"username": "alice"}
+        refused = http.get("/", headers=bearer(stranger.access_token("eve")))
+        assert refused.status_code == 401
+        assert refused.json()["error"] == "invalid_issuer"
+        assert refused.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+        adir.fail = RuntimeError("directory down")
+        down = http.get("/", headers=bearer(tenant(shared_key, clock, "TenantH4").access_token()))
+        assert down.status_code == 503
+        assert down.json()["error"] == "pool_resolver_failed"
+        assert down.headers["retry-after"] == "5"
+        assert "directory down" not in down.text
+    assert [p for p, _ in adir.calls] == [
+        a.user_pool_id,
+        stranger.user_pool_id,
+        "eu-west-1_TenantH4",
+    ]
