@@ -563,3 +563,45 @@ class Tenants:
 
 def _reason(exc: Exception) -> str:
     return exc.message if isinstance(exc, ConfigurationError) else str(exc)
+
+
+def resolved_pools(
+    resolver: PoolResolver | None, static_ids: frozenset[str], **options: Any
+) -> Tenants | None:
+    """The resolved-pools layer for ``pool_resolver``, its options validated."""
+    if resolver is None:
+        defaults = (
+            DEFAULT_POOL_CACHE_SIZE,
+            DEFAULT_POOL_CACHE_TTL,
+            DEFAULT_POOL_REFUSAL_TTL,
+            DEFAULT_POOL_RESOLVER_TIMEOUT,
+        )
+        given = tuple(options[k] for k in ("cache_size", "cache_ttl", "refusal_ttl", "timeout"))
+        if given != defaults:
+            raise ConfigurationError(
+                "the pool_cache_* and pool_resolver_* options need pool_resolver="
+            )
+        return None
+    if not callable(resolver):
+        raise ConfigurationError(
+            "pool_resolver must be a callable taking (user_pool_id, region) and returning "
+            "a UserPool or None"
+        )
+    size = options["cache_size"]
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ConfigurationError(f"pool_cache_size must be an int >= 1, got {size!r}")
+    for name, key in (
+        ("pool_cache_ttl", "cache_ttl"),
+        ("pool_refusal_ttl", "refusal_ttl"),
+        ("pool_resolver_timeout", "timeout"),
+    ):
+        value = options[key]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or math.isnan(value)
+            or value <= 0
+            or (key != "cache_ttl" and math.isinf(value))
+        ):
+            raise ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")
+    return Tenants(resolver, static_ids=static_ids, **options)

@@ -35,6 +35,7 @@ from ._tenants import (
     PoolResolverStats,
     TenantKeys,
     Tenants,
+    resolved_pools,
 )
 from ._token import DEFAULT_MAX_TOKEN_LENGTH, ParsedToken, Requirements
 from .claims import Claims
@@ -331,7 +332,7 @@ class CognitoVerifier:
                     )
                     self._remote[url] = source
                 self._by_issuer[iss] = (pool, source)
-        self._tenants = _resolved_pools(
+        self._tenants = resolved_pools(
             pool_resolver,
             frozenset(p.user_pool_id for p in self.pools),
             cache_size=pool_cache_size,
@@ -810,48 +811,6 @@ class _Unresolved(NamedTuple):
     parsed: ParsedToken
     need: Need
     extra: Requirements
-
-
-def _resolved_pools(
-    resolver: PoolResolver | None, static_ids: frozenset[str], **options: Any
-) -> Tenants | None:
-    """The resolved-pools layer for ``pool_resolver``, its options validated."""
-    if resolver is None:
-        defaults = (
-            DEFAULT_POOL_CACHE_SIZE,
-            DEFAULT_POOL_CACHE_TTL,
-            DEFAULT_POOL_REFUSAL_TTL,
-            DEFAULT_POOL_RESOLVER_TIMEOUT,
-        )
-        given = tuple(options[k] for k in ("cache_size", "cache_ttl", "refusal_ttl", "timeout"))
-        if given != defaults:
-            raise ConfigurationError(
-                "the pool_cache_* and pool_resolver_* options need pool_resolver="
-            )
-        return None
-    if not callable(resolver):
-        raise ConfigurationError(
-            "pool_resolver must be a callable taking (user_pool_id, region) and returning "
-            "a UserPool or None"
-        )
-    size = options["cache_size"]
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ConfigurationError(f"pool_cache_size must be an int >= 1, got {size!r}")
-    for name, key in (
-        ("pool_cache_ttl", "cache_ttl"),
-        ("pool_refusal_ttl", "refusal_ttl"),
-        ("pool_resolver_timeout", "timeout"),
-    ):
-        value = options[key]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or math.isnan(value)
-            or value <= 0
-            or (key != "cache_ttl" and math.isinf(value))
-        ):
-            raise ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")
-    return Tenants(resolver, static_ids=static_ids, **options)
 
 
 def _unexpected(exc: Exception) -> InvalidTokenError:
