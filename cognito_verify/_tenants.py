@@ -497,15 +497,14 @@ class Tenants:
             config = resolve(result)
         except (ConfigurationError, TypeError) as exc:
             raise self._failure(need, f"returned an invalid UserPool ({_reason(exc)})") from None
+        expires = self._monotonic() + self.cache_ttl
         with self._lock:
             old = self._pools.get(need.pool_id)
-        expires = self._monotonic() + self.cache_ttl
-        if old is not None and not old.retired and old.config == config:
-            # Unchanged: the same tenant (its sources and cached tokens) holds on.
-            with self._lock:
+            if old is not None and old.config == config:
+                # Unchanged: the same tenant (its sources and cached tokens) holds on.
                 old.expires = expires
                 self._counts["resolved"] += 1
-            return old
+                return old
         # Sources are built outside the lock (a TLS context, a fetcher); those of
         # JWKS URLs the previous resolution also had are carried over with their keys.
         previous: dict[str, RemoteKeys[Any]] = {}
