@@ -130,7 +130,7 @@ class AsyncDirectory(Directory):
     async def __call__(self, pool_id: str, region: str) -> UserPool | None:  # type: ignore[override]
         self.calls.append((pool_id, region))
         self.entered.set()
-        await anyio.sleep(0.01)  # a real suspension: others pile up meanwhile
+        await anyio.sleep(0.1)  # a real suspension: the other tasks pile up meanwhile
         if self.fail is not None:
             raise self.fail
         return self.pool_for(pool_id)
@@ -609,6 +609,8 @@ def test_concurrent_first_tokens_of_a_tenant_make_one_call_threads(
     for t in threads:
         t.start()
     assert directory.entered.wait(10)
+    # A hand-off pause (not an expiry): the other threads reach the flight and wait.
+    threading.Event().wait(0.3)
     directory.gate.set()
     for t in threads:
         t.join(30)
