@@ -17,7 +17,6 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
@@ -35,17 +34,29 @@ MAX_RSA_BITS = 8192
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
-@dataclass(frozen=True)
 class KeySet(Generic[K]):
     """Usable keys by ``kid``, the kids refused with the reason, and a fingerprint.
 
     ``fingerprint`` changes whenever what the set would verify changes (a key added,
     removed, replaced or newly refused); a source bumps its ``version`` on it.
+    Treated as immutable: a new document makes a new set. (A plain slotted class,
+    not a dataclass: it is built at import time's cost in every cold start.)
     """
 
-    keys: Mapping[str, K]
-    rejected: Mapping[str, str]  # kid -> why the key cannot be used
-    fingerprint: frozenset[tuple[str, str]]
+    __slots__ = ("keys", "rejected", "fingerprint")
+
+    def __init__(
+        self,
+        keys: Mapping[str, K],
+        rejected: Mapping[str, str],
+        fingerprint: frozenset[tuple[str, str]],
+    ) -> None:
+        self.keys = keys
+        self.rejected = rejected  # kid -> why the key cannot be used
+        self.fingerprint = fingerprint
+
+    def __repr__(self) -> str:
+        return f"<KeySet keys={sorted(self.keys)} rejected={sorted(self.rejected)}>"
 
     def find(self, kid: str, label: str) -> K:
         """The key for ``kid``.

@@ -389,9 +389,10 @@ class Refresh(Generic[K]):
             # A removed key must stop verifying at once; remembering its kid as unknown
             # also keeps tokens still signed by it from triggering refetches.
             self._unknown[gone] = True
-        self.keyset = ks
+        # The age first: a lock-free reader never pairs the new set with the old age.
         self.fetched_at = now
         self.fresh_until = now + self.policy.max_age
+        self.keyset = ks
         if previous is None or ks.fingerprint != previous.fingerprint:
             # Bumped after the swap: whoever reads the new version also sees the new
             # set, so nothing verified with a removed key is stored under the new one.

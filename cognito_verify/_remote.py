@@ -118,9 +118,11 @@ class RemoteKeys(Generic[K]):
 
     # --- the flow, once ------------------------------------------------------------------
 
-    def _flow(self, kid: str) -> Generator[_Step, None, K]:
-        for _ in range(3):
-            step = self._refresh.plan(kid, True)
+    def _flow(self, kid: str, first: Fetch) -> Generator[_Step, None, K]:
+        step: K | Fetch = first
+        for attempt in range(3):
+            if attempt:
+                step = self._refresh.plan(kid, True)
             if not isinstance(step, Fetch):
                 return step
             flight, leader = self._flights.lead_or_join(kid, step.reason)
@@ -204,7 +206,10 @@ class RemoteKeys(Generic[K]):
             UnknownKeyError / UnusableKeyError: the token names no usable key.
             JWKSError: no key set is available.
         """
-        result: K = self._drive(self._flow(kid))
+        step = self._refresh.plan(kid, True)
+        if not isinstance(step, Fetch):
+            return step  # the common case, without building the flow
+        result: K = self._drive(self._flow(kid, step))
         return result
 
     def refresh(self) -> None:
@@ -246,7 +251,10 @@ class RemoteKeys(Generic[K]):
 
     async def aget(self, kid: str) -> K:
         """Async twin of :meth:`get` (asyncio, uvloop or trio)."""
-        result: K = await self._adrive(self._flow(kid))
+        step = self._refresh.plan(kid, True)
+        if not isinstance(step, Fetch):
+            return step
+        result: K = await self._adrive(self._flow(kid, step))
         return result
 
     async def arefresh(self) -> None:

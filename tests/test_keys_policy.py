@@ -446,3 +446,63 @@ def test_closed_or_foreign_loop_async_client_still_serves_cached_keys(
     mono.advance(5)
     assert asyncio.run(verifier.averify(token(rpool, clock)))  # closed client: same
     assert verifier.stats.fetch_failures >= 1 and verifier.stats.stale_hits >= 2
+
+
+def test_a_404_from_the_default_client_is_learned_too(
+    server: FaultServer, rpool: LocalUserPool, clock: Clock, run: Run
+) -> None:
+    mono = Clock(0.0)
+    verifier = CognitoVerifier(
+        rpool.user_pool_id,
+        client_id=rpool.client_id,
+        token_use="access",
+        jwks_url=server.url + ".missing",  # the loopback server answers 404 there
+        clock=clock,
+        monotonic=mono,
+    )
+    for _ in range(20):
+        with pytest.raises(UnknownKeyError, match="serves no keys"):
+            run(verifier, token(rpool, clock))
+        mono.advance(10)  # many back-off windows, one absent cooldown
+    assert server.requests == 1
+    mono.advance(101)
+    with pytest.raises(UnknownKeyError):
+        run(verifier, token(rpool, clock))
+    assert server.requests == 2
+
+
+class ExplodingSync(httpx.BaseTransport):
+    def __init__(self, pool: LocalUserPool) -> None:
+        self.pool = pool
+        self.fail: BaseException | None = None
+        self.calls = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if self.fail is not None:
+            raise self.fail
+        return httpx.Response(200, content=json.dumps(self.pool.jwks).encode())
+
+
+def test_any_exception_of_a_user_sync_client_is_a_fetch_failure(
+    rpool: LocalUserPool, clock: Clock
+) -> None:
+    transport = ExplodingSync(rpool)
+    mono = Clock(0.0)
+    verifier = CognitoVerifier(
+        rpool.user_pool_id,
+        client_id=rpool.client_id,
+        token_use="access",
+        issuer_format="original",
+        clock=clock,
+        monotonic=mono,
+        jwks_max_age=60,
+        http_client=httpx.Client(transport=transport),
+    )
+    assert verifier.verify(token(rpool, clock))
+    transport.fail = RuntimeError("Cannot send a request, as the client has been closed.")
+    mono.advance(61)
+    for _ in range(5):
+        assert verifier.verify(token(rpool, clock))
+    assert (verifier.stats.fetches, verifier.stats.fetch_failures) == (2, 1)
+    assert verifier.stats.stale_hits == 5 and transport.calls == 2
