@@ -43,7 +43,6 @@ import itertools
 import logging
 import math
 import threading
-import weakref
 from collections.abc import Awaitable, Callable, Generator
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -78,6 +77,7 @@ REFUSALS_HELD = 8192
 # (Amazon Cognito user pools API Reference, DescribeUserPool, Request Parameters.)
 _MAX_POOL_ID_LENGTH = 55
 
+_OUTCOMES_HELD = 256  # landed flights whose outcome waiters may still read
 _RETIRED = itertools.count(-1, -1)  # versions no cache entry was ever stored with
 _NEEDED: Any = object()  # no settled answer: the resolver must be asked
 
@@ -204,9 +204,9 @@ class Tenants:
             maxsize=REFUSALS_HELD, ttl=refusal_ttl, timer=monotonic
         )
         self._flights: dict[str, SingleFlight] = {}
-        self._outcomes: weakref.WeakKeyDictionary[Flight, Tenant | None] = (
-            weakref.WeakKeyDictionary()
-        )
+        # Each landed flight's outcome, for its waiters to read once they wake; the
+        # oldest are dropped (a waiter that finds none looks in the caches again).
+        self._outcomes: dict[Flight, Tenant | None] = {}
         self._counts = dict.fromkeys(
             ("calls", "resolved", "refused", "failures", "refusal_hits", "evictions"), 0
         )
@@ -223,7 +223,7 @@ class Tenants:
         torn = self._lock.locked()
         self._lock = threading.Lock()
         self._flights = {}
-        self._outcomes = weakref.WeakKeyDictionary()
+        self._outcomes = {}
         if torn:
             # A parent thread was inside an update of the caches at the fork: the child
             # starts with empty ones (its cached tokens of those pools verified again).
@@ -374,6 +374,8 @@ class Tenants:
         with self._lock:
             if outcome is None or isinstance(outcome, Tenant):
                 self._outcomes[flight] = outcome
+                if len(self._outcomes) > _OUTCOMES_HELD:
+                    del self._outcomes[next(iter(self._outcomes))]
             if self._flights.get(need.pool_id) is flights:
                 del self._flights[need.pool_id]  # the outcome is in the caches now
         error = outcome if isinstance(outcome, JWKSError) else None
