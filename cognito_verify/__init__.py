@@ -7,6 +7,7 @@ claims = verifier.verify(token)          # or: await verifier.averify(token)
 
 from ._policy import KeyPolicy, KeyStats
 from ._pool import UserPool
+from ._tenants import PoolResolverStats
 from .alb import AlbVerifier
 from .claims import Claims
 from .errors import (
@@ -30,6 +31,7 @@ from .errors import (
     MissingGroupError,
     MissingScopeError,
     MissingTokenError,
+    PoolResolverError,
     RevocationCheckError,
     TokenExpiredError,
     TokenNotYetValidError,
@@ -48,6 +50,7 @@ __all__ = [
     "UserPool",
     "KeyPolicy",
     "KeyStats",
+    "PoolResolverStats",
     "Claims",
     "CognitoVerifyError",
     "ConfigurationError",
@@ -74,6 +77,7 @@ __all__ = [
     "TokenRevokedError",
     "InsufficientUserAuthenticationError",
     "JWKSError",
+    "PoolResolverError",
     "RevocationCheckError",
     "ClaimsModelError",
     "__version__",

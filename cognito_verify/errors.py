@@ -28,6 +28,7 @@ The tree::
     │   ├── CrossSiteRequestError          a cookie token on an unsafe method, no proof of origin
     │   └── CustomCheckError               a user-supplied check refused the claims
     ├── JWKSError                  503     keys could not be fetched and none are cached
+    │   └── PoolResolverError              the pool_resolver failed (raised, timed out, bad answer)
     ├── RevocationCheckError       503     the is_revoked hook failed: refused, fail closed
     └── ClaimsModelError           500     verified claims do not fit the application's model
 
@@ -76,6 +77,7 @@ __all__ = [
     "TokenRevokedError",
     "InsufficientUserAuthenticationError",
     "JWKSError",
+    "PoolResolverError",
     "RevocationCheckError",
     "ClaimsModelError",
 ]
@@ -267,3 +269,13 @@ class ClaimsModelError(CognitoVerifyError):
 
     code = "claims_model_mismatch"
     status_code = 500
+
+
+class PoolResolverError(JWKSError):
+    """The ``pool_resolver`` raised, timed out or answered something other than a
+    ``UserPool`` or None: the token is refused (fail closed) with 503, as for keys
+    that cannot be fetched. Its failure says nothing about the token, so a 401 would
+    tell a genuine client to discard a good token and would hide an outage among
+    ordinary refusals."""
+
+    code = "pool_resolver_failed"

@@ -26,6 +26,18 @@ from ._hints import paste_hint
 from ._policy import KeyPolicy, KeyStats
 from ._pool import MISSING, IssuerFormat, PoolConfig, TokenUse, UserPool, resolve
 from ._remote import RemoteKeys, StaticKeys
+from ._tenants import (
+    DEFAULT_POOL_CACHE_SIZE,
+    DEFAULT_POOL_CACHE_TTL,
+    DEFAULT_POOL_REFUSAL_TTL,
+    DEFAULT_POOL_RESOLVER_TIMEOUT,
+    Need,
+    PoolResolver,
+    PoolResolverStats,
+    TenantKeys,
+    Tenants,
+    resolved_pools,
+)
 from ._token import DEFAULT_MAX_TOKEN_LENGTH, ParsedToken, Requirements
 from .claims import Claims
 from .errors import (
@@ -47,7 +59,7 @@ __all__ = ["CognitoVerifier"]
 
 log = logging.getLogger("cognito_verify")
 
-KeySource = RemoteKeys[Any] | StaticKeys
+KeySource = RemoteKeys[Any] | StaticKeys | TenantKeys
 #: ``custom_check=``: a plain function, or an ``async def`` (then only ``averify`` works).
 CustomCheck = Callable[[Claims], bool | Awaitable[bool]]
 #: ``is_revoked=``: answers True (revoked) or False; sync or ``async def``.
@@ -94,6 +106,23 @@ class CognitoVerifier:
         pools: several pools in one verifier, as ``UserPool`` objects, instead of
             the single-pool arguments above. The token's ``iss`` picks the pool,
             among the configured ones only.
+        pool_resolver: pools resolved at run time (multi-tenant): a callable, sync or
+            ``async def``, given ``(user_pool_id, region)`` parsed from a token's
+            ``iss`` when it has exactly the Cognito issuer form and names a pool not
+            configured here; it returns that pool's ``UserPool`` (client ids, token
+            use, ...) or None to refuse it (401 ``invalid_issuer``). If it raises,
+            times out or returns anything else, the token gets ``PoolResolverError``
+            (503). An async resolver needs ``averify``. With a resolver, the static
+            pool arguments are optional. See docs/multi-tenant.md.
+        pool_cache_size: resolved pools (with their key sets) held at once, least
+            recently used dropped first (default 256).
+        pool_cache_ttl: seconds a resolution holds before the next token of that pool
+            asks the resolver again (default 300); its cached tokens are verified
+            again then, so a pool the resolver stops accepting stops within this time.
+        pool_refusal_ttl: seconds a refusal is remembered: a pool id the resolver
+            refused is refused again without a call meanwhile (default 60).
+        pool_resolver_timeout: seconds an async resolver may take, and any caller
+            waits for another caller's resolution of the same pool (default 5).
         http_client / async_http_client: ``httpx`` clients used to fetch keys, so
             proxies, TLS and timeouts are yours to set.
         clock: returns the current Unix time (``time.time``): the wall clock, used
@@ -153,6 +182,11 @@ class CognitoVerifier:
         issuer_format: IssuerFormat = "any",
         allow_insecure_jwks_url: bool = False,
         pools: Sequence[UserPool] | None = None,
+        pool_resolver: PoolResolver | None = None,
+        pool_cache_size: int = DEFAULT_POOL_CACHE_SIZE,
+        pool_cache_ttl: float = DEFAULT_POOL_CACHE_TTL,
+        pool_refusal_ttl: float = DEFAULT_POOL_REFUSAL_TTL,
+        pool_resolver_timeout: float = DEFAULT_POOL_RESOLVER_TIMEOUT,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
@@ -168,6 +202,8 @@ class CognitoVerifier:
         jwks_connect_timeout: float = KeyPolicy.connect_timeout,
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
+        if pools is None and user_pool_id is None and pool_resolver is not None:
+            pools = []  # resolved pools only
         if pools is None:
             if user_pool_id is None:
                 raise TypeError("user_pool_id is required (or pass pools=[UserPool(...), ...])")
@@ -195,7 +231,7 @@ class CognitoVerifier:
                     "pools= replaces the single-pool arguments: put user_pool_id, client_id, "
                     "token_use, jwks, jwks_url, issuer and replica_regions in each UserPool"
                 )
-            if isinstance(pools, UserPool) or not pools:
+            if isinstance(pools, UserPool) or (not pools and pool_resolver is None):
                 raise ConfigurationError("pools must be a non-empty list of UserPool objects")
         if not all(isinstance(p, UserPool) for p in pools):
             raise ConfigurationError("pools must be a list of UserPool objects")
@@ -298,14 +334,29 @@ class CognitoVerifier:
                     )
                     self._remote[url] = source
                 self._by_issuer[iss] = (pool, source)
+        self._tenants = resolved_pools(
+            pool_resolver,
+            frozenset(p.user_pool_id for p in self.pools),
+            cache_size=pool_cache_size,
+            cache_ttl=pool_cache_ttl,
+            refusal_ttl=pool_refusal_ttl,
+            timeout=pool_resolver_timeout,
+            policy=policy,
+            monotonic=monotonic,
+            http_client=http_client,
+            async_http_client=async_http_client,
+        )
+        if self._tenants is not None and self._tenants.is_async:
+            self._async_hooks += ("pool_resolver",)  # verify() refuses at once
 
     def __repr__(self) -> str:
         pools = ", ".join(p.user_pool_id for p in self.pools)
-        return f"<CognitoVerifier pools=[{pools}]>"
+        resolver = ", pool_resolver" if self._tenants is not None else ""
+        return f"<CognitoVerifier pools=[{pools}]{resolver}>"
 
     # --- the rules ---------------------------------------------------------------------
 
-    def _begin(self, token: object) -> tuple[ParsedToken, PoolConfig, KeySource]:
+    def _begin(self, token: object) -> tuple[ParsedToken, tuple[PoolConfig, KeySource] | Need]:
         try:
             parsed = _token.parse(token, self._max_length)
         except MalformedTokenError as exc:
@@ -318,23 +369,34 @@ class CognitoVerifier:
         iss = parsed.payload.get("iss")
         entry = self._pool_for(iss) if isinstance(iss, str) else None
         if entry is None:
-            raise InvalidIssuerError(
-                "the token's issuer is not one of the configured issuers "
-                f"({', '.join(sorted(self._by_issuer))})"
-            )
-        return parsed, entry[0], entry[1]
+            raise InvalidIssuerError(self._issuer_refusal())
+        return parsed, entry
 
-    def _pool_for(self, iss: str) -> tuple[PoolConfig, KeySource] | None:
-        """The configured pool (and its key source) whose issuer is exactly ``iss``.
+    def _issuer_refusal(self) -> str:
+        configured = ", ".join(sorted(self._by_issuer))
+        if self._tenants is None:
+            return f"the token's issuer is not one of the configured issuers ({configured})"
+        # Never the token's own iss: it is unverified (and chosen by whoever sent it).
+        static = f"one of the configured issuers ({configured}) nor " if configured else ""
+        return f"the token's issuer is neither {static}a Cognito issuer the pool resolver accepts"
+
+    def _pool_for(self, iss: str) -> tuple[PoolConfig, KeySource] | Need | None:
+        """The pool (and key source) for ``iss``: a configured one, else one resolved at
+        run time (or a ``Need`` to resolve it first), else None (refused).
 
         The token is attacker-controlled until its signature verifies, so its iss is
-        only used to choose among pools known here; never to build a URL. This is the
-        one place a run-time pool resolver would plug in: given ``_pool.parse_issuer``
-        (the exact Cognito issuer form only), it would return a resolved pool here, or
-        None to refuse; an async resolver would make ``_prepare`` hand back a pending
-        step, as the key fetch does.
+        only used to choose among pools configured here, or (exactly the Cognito form,
+        see ``_tenants``) to ask the pool resolver; never to build a URL.
         """
-        return self._by_issuer.get(iss)
+        entry = self._by_issuer.get(iss)
+        if entry is None and self._tenants is not None:
+            return self._tenants.lookup(iss)
+        return entry
+
+    def _resolved(self, step: _Unresolved, entry: tuple[PoolConfig, KeySource]) -> _Pending:
+        """The pending step of a token whose pool was just resolved."""
+        pool, source = entry
+        return _Pending(step.parsed, pool, source, source.version, step.extra)
 
     def _finish(self, parsed: ParsedToken, pool: PoolConfig, key: Any) -> Claims:
         _token.verify_signature(key, parsed)
@@ -445,8 +507,9 @@ class CognitoVerifier:
         finally:
             rules.close()
 
-    def _prepare(self, token: str | bytes, extra: Requirements) -> Claims | _Pending:
-        """Steps before the key: a still-valid cache hit, or the parsed token and its pool."""
+    def _prepare(self, token: str | bytes, extra: Requirements) -> Claims | _Pending | _Unresolved:
+        """Steps before the key: a still-valid cache hit, or the parsed token and its
+        pool (or the pool to resolve first, which only the twins can wait for)."""
         hit = self._cache_get(token) if type(token) is str else None
         if hit is not None:
             claims, not_before, not_after, source, version = hit
@@ -459,7 +522,10 @@ class CognitoVerifier:
             ):
                 return claims  # the rules after the claims are the twins' to run
             self._cache.discard(token, hit)  # verified again below: the precise error
-        parsed, pool, source = self._begin(token)
+        parsed, entry = self._begin(token)
+        if isinstance(entry, Need):
+            return _Unresolved(parsed, entry, extra)
+        pool, source = entry
         # The version is read before the key: if the set changes meanwhile, the entry is
         # born stale (verified again next time), never vouched for by a withdrawn key.
         return _Pending(parsed, pool, source, source.version, extra)
@@ -518,7 +584,9 @@ class CognitoVerifier:
             ForbiddenError: the token is valid but lacks a group/scope -> 403.
             JWKSError: the pool's keys cannot be fetched and none are cached -> 503.
             RevocationCheckError: the ``is_revoked`` hook failed -> 503.
-            ConfigurationError: a hook is async: use :meth:`averify`.
+            PoolResolverError: the ``pool_resolver`` failed -> 503 (a ``JWKSError``).
+            ConfigurationError: a hook (or ``pool_resolver``) is async: use
+                :meth:`averify`.
 
         An error raised after the signature verified carries the claims as ``.claims``.
         """
@@ -538,6 +606,8 @@ class CognitoVerifier:
         )
         try:
             step = self._prepare(token, extra)
+            if isinstance(step, _Unresolved):
+                step = self._resolved(step, self._tenants_of(step).resolve(step.need))
             claims = (
                 step
                 if isinstance(step, Claims)
@@ -576,6 +646,8 @@ class CognitoVerifier:
         )
         try:
             step = self._prepare(token, extra)
+            if isinstance(step, _Unresolved):
+                step = self._resolved(step, await self._tenants_of(step).aresolve(step.need))
             claims = (
                 step
                 if isinstance(step, Claims)
@@ -641,7 +713,21 @@ class CognitoVerifier:
         total = KeyStats()
         for source in self._remote.values():
             total += source.stats
+        if self._tenants is not None:
+            total += self._tenants.key_stats  # resolved pools, held or dropped
         return total
+
+    @property
+    def pool_resolver_stats(self) -> PoolResolverStats:
+        """Counters of ``pool_resolver`` (calls, resolved, refused, failures, refusal
+        hits, evictions, pools held); all zero without a resolver. A snapshot."""
+        if self._tenants is None:
+            return PoolResolverStats()
+        return self._tenants.stats
+
+    def _tenants_of(self, step: _Unresolved) -> Tenants:
+        assert self._tenants is not None  # only they make _Unresolved steps
+        return self._tenants
 
     def hydrate(self) -> None:
         """Fetch every pool's keys now (concurrently), so the first request does not.
@@ -699,6 +785,8 @@ class CognitoVerifier:
         if self._owns_http:
             for source in self._remote.values():
                 source.close()
+            if self._tenants is not None:
+                self._tenants.close()
 
     def __enter__(self) -> CognitoVerifier:
         return self
@@ -724,6 +812,14 @@ class _Pending(NamedTuple):
     pool: PoolConfig
     source: KeySource
     version: int
+    extra: Requirements
+
+
+class _Unresolved(NamedTuple):
+    """A token whose pool the resolver must settle before the key (``pool_resolver``)."""
+
+    parsed: ParsedToken
+    need: Need
     extra: Requirements
 
 

@@ -35,6 +35,7 @@ from cognito_verify import (
     MissingGroupError,
     MissingScopeError,
     MissingTokenError,
+    PoolResolverError,
     RevocationCheckError,
     TokenExpiredError,
     TokenNotYetValidError,
@@ -82,6 +83,7 @@ TREE: dict[type[CognitoVerifyError], tuple[str, int, type[Exception]]] = {
     ),
     RevocationCheckError: ("revocation_check_failed", 503, CognitoVerifyError),
     ClaimsModelError: ("claims_model_mismatch", 500, CognitoVerifyError),
+    PoolResolverError: ("pool_resolver_failed", 503, JWKSError),
 }
 
 
