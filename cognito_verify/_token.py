@@ -333,26 +333,148 @@ def _show(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _numeric(payload: Mapping[str, Any], name: str, required: bool) -> float | None:
-    value = payload.get(name)
+# The claims Cognito defines that this library reads or exposes (through ``Claims``),
+# each with the JSON type Cognito writes (docs/claims.md; AWS Developer Guide, "Using
+# the ID token" / "Using the access token"). Checked in one place, ``check_types``, on
+# every verification, whatever client_id / token_use / other options say: a check
+# switched off on purpose must not switch off the type of what user code reads.
+# Claims not listed (custom:*, identities, pre-token-generation claims, email_verified,
+# which emulators write as the string "true") are any JSON and never read here.
+CLAIM_TYPES: Mapping[str, str] = {
+    "exp": "number",
+    "iat": "number",
+    "nbf": "number",
+    "auth_time": "number",
+    "iss": "string",
+    "sub": "string",
+    "token_use": "string",
+    "aud": "string",
+    "client_id": "string",
+    "username": "string",
+    "cognito:username": "string",
+    "jti": "string",
+    "origin_jti": "string",
+    "event_id": "string",
+    "scope": "string",
+    "version": "integer",
+    "cognito:groups": "array of strings",
+}
+# Claims every verifiable token has; the others are checked only when present.
+_REQUIRED = frozenset({"exp", "iat", "iss", "sub", "token_use"})
+# The error for a missing or mistyped claim: the class its own check raises, so a
+# claim's error does not depend on which check noticed it first.
+_ERRORS: dict[str, type[InvalidClaimError]] = {
+    "iss": InvalidIssuerError,
+    "token_use": InvalidTokenUseError,
+    "aud": InvalidClientError,
+    "client_id": InvalidClientError,
+}
+_NAMES = tuple(CLAIM_TYPES)
+_NO_GROUPS: list[str] = []  # never handed out: check_claims reads only the first claims
+# The type each claim has in a token as Cognito writes it; a missing optional claim
+# reads as a value of that type and a missing required one as None. A payload whose
+# claims all match is checked by a few C calls; anything else takes ``_type_error``.
+_TYPICAL: tuple[Any, ...] = tuple(
+    None
+    if name in _REQUIRED
+    else {"number": 0, "string": "", "integer": 0, "array of strings": _NO_GROUPS}[kind]
+    for name, kind in CLAIM_TYPES.items()
+)
+_EXPECTED = tuple(
+    {"number": int, "string": str, "integer": int, "array of strings": list}[kind]
+    for kind in CLAIM_TYPES.values()
+)
+_DATES = 4  # the first names are the NumericDates
+_GROUPS = _NAMES.index("cognito:groups")
+_ONLY_STR = frozenset({str})
+_JSON_NAMES = {
+    type(None): "null",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+}
+
+
+def _json_type(value: object) -> str:
+    return _JSON_NAMES.get(type(value), type(value).__name__)
+
+
+def check_types(payload: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The claim table's types (and required claims), whatever the configuration.
+
+    Returns the values of ``CLAIM_TYPES``'s claims in its order (a missing optional
+    claim as an empty value of its type). Raises ``InvalidClaimError`` (or the subclass
+    of that claim's own check) naming the first claim that is missing or mistyped.
+    """
+    values = tuple(map(payload.get, _NAMES, _TYPICAL))
+    if tuple(map(type, values)) != _EXPECTED:
+        _type_error(payload)  # raises unless the difference is allowed (a float date)
+        values = tuple(map(payload.get, _NAMES, _TYPICAL))
+    else:
+        dates = values[:_DATES]
+        # An int beyond float range (JSON allows ~4300 digits) would raise OverflowError
+        # in date arithmetic and turn a bad claim into an internal error.
+        if min(dates) < -_MAX_DATE or max(dates) > _MAX_DATE:
+            _type_error(payload)
+    groups = values[_GROUPS]
+    # C-level, with no Python call per group: the cost hardly grows with their number.
+    if groups and not _ONLY_STR.issuperset(map(type, groups)):
+        _type_error(payload)
+    return values
+
+
+def _type_error(payload: Mapping[str, Any]) -> None:
+    """The precise per-claim check, in table order: raises for the first bad claim."""
+    for name, kind in CLAIM_TYPES.items():
+        error = _ERRORS.get(name, InvalidClaimError)
+        if name not in payload:
+            if name in _REQUIRED:
+                raise error(f"the '{name}' claim is missing; it is required")
+            continue
+        value = payload[name]
+        if kind == "number":
+            _numeric(name, value)
+            continue
+        if kind == "string":
+            ok = type(value) is str
+        elif kind == "integer":
+            ok = type(value) is int  # bool is an int subclass: True is not a version
+        else:
+            ok = type(value) is list and all(type(g) is str for g in value)
+        if not ok:
+            what = {
+                "string": "a string",
+                "integer": "an integer",
+                "array of strings": "an array of strings",
+            }[kind]
+            found = _json_type(value)
+            if type(value) is list and kind == "array of strings":
+                found = "an array holding " + ", ".join(
+                    sorted({_json_type(g) for g in value if type(g) is not str})
+                )
+            raise error(f"the '{name}' claim must be {what}, got {found}")
+
+
+def _numeric(name: str, value: object) -> None:
     if value is None:
-        if name in payload:
-            raise InvalidClaimError(f"the '{name}' claim is null; a NumericDate is required")
-        if required:
-            raise InvalidClaimError(f"the '{name}' claim is missing; it is required")
-        return None
+        raise InvalidClaimError(f"the '{name}' claim is null; a NumericDate is required")
     # bool is an int subclass in Python: True must not pass as the date 1.
     if type(value) is not int and type(value) is not float:
         raise InvalidClaimError(
-            f"the '{name}' claim must be a number (NumericDate), got {type(value).__name__}"
+            f"the '{name}' claim must be a number (NumericDate), got {_json_type(value)}"
         )
     if type(value) is float and not math.isfinite(value):
         raise InvalidClaimError(f"the '{name}' claim is not a finite number")
-    # An int beyond float range (JSON allows ~4300 digits) would raise OverflowError in
-    # the date arithmetic below and turn a bad claim into an internal error.
     if type(value) is int and not -_MAX_DATE <= value <= _MAX_DATE:
         raise InvalidClaimError(f"the '{name}' claim is not a finite number")
-    return value
+
+
+def _date(value: float) -> str:
+    # Every digit: a rounded figure could print an 'iat' in the future as equal to now.
+    return str(value) if type(value) is int else repr(float(value))
 
 
 def check_claims(
@@ -363,36 +485,40 @@ def check_claims(
     token_use: str | None,
     now: float,
     leeway: float,
+    clock_skew: float = 0.0,
 ) -> None:
-    """Step 5: lifetime, issuer, token use and app client. Raises on the first failure."""
-    exp = _numeric(payload, "exp", True)
-    iat = _numeric(payload, "iat", True)
-    nbf = _numeric(payload, "nbf", False)
-    assert exp is not None and iat is not None
+    """Step 5: claim types, lifetime, issuer, token use and app client.
+
+    ``leeway`` (seconds) applies to ``exp``, ``iat`` and ``nbf``; ``clock_skew``
+    (seconds) is added for ``iat`` and ``nbf`` only, which may lie that far in the
+    future. Raises on the first failure.
+    """
+    exp, iat, nbf, _, iss, sub, use = check_types(payload)[:7]
     if now >= exp + leeway:
         raise TokenExpiredError(
-            f"the token expired at {exp:.0f} (now {now:.0f}, leeway {leeway:g}s); "
+            f"the token expired at {_date(exp)} (now {_date(now)}, leeway {leeway:g}s); "
             "the client must refresh it"
         )
-    if iat > now + leeway:
+    ahead = leeway + clock_skew
+    if iat > now + ahead:
         raise TokenNotYetValidError(
-            f"the token's 'iat' {iat:.0f} is in the future (now {now:.0f}); check clock sync"
+            f"the token's 'iat' {_date(iat)} is in the future: more than {ahead:g}s after "
+            f"now ({_date(now)}); check clock sync"
         )
-    if nbf is not None and nbf > now + leeway:
-        raise TokenNotYetValidError(f"the token is not valid before {nbf:.0f} (now {now:.0f})")
+    if nbf and nbf > now + ahead:  # (0 when absent: always in the past)
+        raise TokenNotYetValidError(
+            f"the token is not valid before {_date(nbf)}: more than {ahead:g}s after now "
+            f"({_date(now)})"
+        )
 
-    iss = payload.get("iss")
-    if not isinstance(iss, str) or iss not in issuers:
+    if iss not in issuers:
         raise InvalidIssuerError(
             f"the 'iss' claim {_show(iss)} is not a configured issuer "
             f"(expected one of {_show(sorted(issuers), 200)})"
         )
+    if not sub:
+        raise InvalidClaimError("the 'sub' claim is empty")
 
-    sub = payload.get("sub")
-    if not isinstance(sub, str) or not sub:
-        raise InvalidClaimError("the 'sub' claim is missing or not a string")
-
-    use = payload.get("token_use")
     # Whatever is configured, only Cognito's two verifiable kinds are accepted.
     if use != "id" and use != "access":
         raise InvalidTokenUseError(
@@ -414,20 +540,13 @@ def check_claims(
         # a token minted for one app be replayed against another.
         name = "aud" if use == "id" else "client_id"
         found = payload.get(name)
-        if not isinstance(found, str) or found not in client_ids:
-            raise InvalidClientError(
-                f"the '{name}' claim {_show(found)} is not a configured app client "
-                f"(expected {_show(sorted(client_ids), 200)})"
+        if found not in client_ids:
+            shown = (
+                "is missing" if found is None else f"{_show(found)} is not a configured app client"
             )
-
-    groups = payload.get("cognito:groups")
-    if groups is not None and (
-        not isinstance(groups, list) or not all(isinstance(g, str) for g in groups)
-    ):
-        raise InvalidClaimError("the 'cognito:groups' claim must be a list of strings")
-    scope = payload.get("scope")
-    if scope is not None and not isinstance(scope, str):
-        raise InvalidClaimError("the 'scope' claim must be a space-separated string")
+            raise InvalidClientError(
+                f"the '{name}' claim {shown} (expected {_show(sorted(client_ids), 200)})"
+            )
 
 
 def authorize(groups: frozenset[str], scopes: frozenset[str], req: Requirements) -> None:

@@ -51,6 +51,12 @@ class Claims(Mapping[str, Any]):
     A read-only mapping of the token's payload (JSON arrays come back as tuples and
     objects as read-only mappings) plus typed properties for the claims every
     Cognito token has. Use :meth:`to_dict` for a plain, JSON-ready copy.
+
+    In claims returned by ``verify``/``averify``, every claim of the claim table
+    (``cognito_verify._token.CLAIM_TYPES``, docs/claims.md) has the JSON type Cognito
+    writes, in every configuration, so the properties' types hold. Claims outside the
+    table (``custom:*``, ``identities``, ``email_verified``, claims a pre-token-generation
+    trigger adds) are any JSON value: check their type before relying on it.
     """
 
     __slots__ = ("_data", "_groups", "_scopes")
@@ -182,6 +188,25 @@ class Claims(Mapping[str, Any]):
     def expires_at(self) -> float:
         """``exp`` as Unix seconds."""
         return float(self._data["exp"])
+
+    @property
+    def auth_time(self) -> float | None:
+        """``auth_time``: when the user signed in (Unix seconds); None for machine tokens."""
+        value = self._data.get("auth_time")
+        return float(value) if type(value) is int or type(value) is float else None
+
+    @property
+    def jti(self) -> str | None:
+        """``jti``: this token's unique id."""
+        value = self._data.get("jti")
+        return value if isinstance(value, str) else None
+
+    @property
+    def origin_jti(self) -> str | None:
+        """``origin_jti``: shared by a refresh token and every token derived from it
+        (what Cognito's ``RevokeToken`` revokes); absent from machine tokens."""
+        value = self._data.get("origin_jti")
+        return value if isinstance(value, str) else None
 
     @property
     def is_machine(self) -> bool:
