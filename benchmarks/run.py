@@ -886,7 +886,7 @@ def markdown(
         "above are the ceiling at the default size.",
         "* On every hit: the key set version of the key source that verified the token "
         "must be unchanged (a refreshed JWKS with different keys drops every entry it "
-        "vouched for), and `max(iat, nbf) - leeway <= now < exp + leeway` is checked "
+        "vouched for), and `max(iat, nbf) - leeway - clock_skew <= now < exp + leeway` is checked "
         "against the verifier's clock, so an entry never outlives the token. A failed "
         "re-check drops the entry and verifies the token from scratch, which raises "
         "exactly the error an uncached verifier raises.",

@@ -111,7 +111,7 @@ class CognitoVerifier:
         all_scopes: str | Sequence[str] | None = None,
         custom_check: CustomCheck | None = None,
         leeway: float = 0.0,
-        clock_skew: float = 0.0,
+        clock_skew: float = 5.0,
         jwks: Mapping[str, Any] | None = None,
         jwks_url: str | None = None,
         issuer: str | None = None,

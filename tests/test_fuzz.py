@@ -157,9 +157,12 @@ def plausible(name: str, pool: LocalUserPool) -> st.SearchStrategy[Any]:
     near = {
         "exp": st.sampled_from([NOW, NOW + 1, NOW - 1, NOW + 0.5, NOW - 0.5, 0, -1, 1e308, -0.0])
         | st.floats(NOW - 10, NOW + 10),
-        "iat": st.sampled_from([NOW, NOW + 1, NOW - 1, NOW + 0.001, 0, 2**62])
+        "iat": st.sampled_from(
+            [NOW, NOW + 1, NOW - 1, NOW + 0.001, NOW + 5, NOW + 5.001, 0, 2**62]
+        )
         | st.floats(NOW - 10, NOW + 10),
-        "nbf": st.sampled_from([NOW, NOW + 1, NOW - 1, 0]) | st.floats(NOW - 10, NOW + 10),
+        "nbf": st.sampled_from([NOW, NOW + 1, NOW - 1, NOW + 5, NOW + 6, 0])
+        | st.floats(NOW - 10, NOW + 10),
         "iss": st.sampled_from(
             [
                 iss,
@@ -195,7 +198,8 @@ def oracle(payload: dict[str, Any], use: str, pool: LocalUserPool) -> bool:
     exp, iat, nbf = date("exp", True), date("iat", True), date("nbf", False)
     if exp is False or iat is False or nbf is False or exp is None or iat is None:
         return False
-    if not (NOW < exp and iat <= NOW and (nbf is None or nbf <= NOW)):
+    # iat and nbf may be up to clock_skew (5 s by default) in the future; exp exact.
+    if not (NOW < exp and iat <= NOW + 5 and (nbf is None or nbf <= NOW + 5)):
         return False
     issuers = {pool.issuer, pool.issuer.replace("cognito-idp.", "issuer-cognito-idp.")}
     iss = payload.get("iss")
