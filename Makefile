@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench fuzz clean
+.PHONY: demo test lint typecheck unit bench bench-instructions fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,12 @@ $(BENCH_VENV)/.bench: pyproject.toml
 
 bench: $(BENCH_VENV)/.bench
 	$(BENCH_VENV)/bin/python -m benchmarks $(BENCH_ARGS)
+
+# Deterministic CPU instruction counts (valgrind callgrind) of verify, averify, the token
+# cache, the RSA floor and a minimal inline pipeline on six token shapes, with the
+# targets' verdicts and where the instructions go. About 1-2 minutes; needs valgrind.
+bench-instructions: $(VENV)/.test
+	$(BIN)/python -m benchmarks.instructions
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
