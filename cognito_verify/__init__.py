@@ -9,10 +9,12 @@ from ._keys import KeyStats
 from ._pool import UserPool
 from .claims import Claims
 from .errors import (
+    ClaimsModelError,
     CognitoVerifyError,
     ConfigurationError,
     CustomCheckError,
     ForbiddenError,
+    InsufficientUserAuthenticationError,
     InvalidClaimError,
     InvalidClientError,
     InvalidHeaderError,
@@ -25,8 +27,10 @@ from .errors import (
     MissingGroupError,
     MissingScopeError,
     MissingTokenError,
+    RevocationCheckError,
     TokenExpiredError,
     TokenNotYetValidError,
+    TokenRevokedError,
     UnknownKeyError,
     UnsupportedAlgorithmError,
     UnusableKeyError,
@@ -60,6 +64,10 @@ __all__ = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "TokenRevokedError",
+    "InsufficientUserAuthenticationError",
     "JWKSError",
+    "RevocationCheckError",
+    "ClaimsModelError",
     "__version__",
 ]

@@ -9,13 +9,17 @@ version of the key set that verified it. The verifier re-checks on every hit:
   its clock,
   so an entry never outlives the token;
 * the key source's ``version``, so a changed key set drops every entry it vouched for;
-* the verifier's and the call's group/scope requirements and ``custom_check``.
+* and the verifier runs the rules after the claims on every hit, exactly as on a
+  miss: revocation (``is_revoked``), step-up (``max_auth_age`` against its clock),
+  the verifier's and the call's group/scope requirements and ``custom_check``. An
+  entry holds verified claims, never a verdict.
 
-Only successes are stored. A cache of failures would be filled by anyone who can
-send junk (each junk token is free to make), evicting the good entries; it would
-also pin time-dependent refusals (expired, not yet valid, keys unreachable) and
-save nothing worth having, since a bad token already costs at most one parse and
-one RSA check. A successful entry requires a token signed by the pool, which an
+Only tokens whose signature and claims verified are stored (a rule may still refuse
+them, on this call and on every later one). A cache of failures would be filled by
+anyone who can send junk (each junk token is free to make), evicting the good
+entries; it would also pin time-dependent refusals (expired, not yet valid, keys
+unreachable) and save nothing worth having, since a bad token already costs at most
+one parse and one RSA check. An entry requires a token signed by the pool, which an
 attacker cannot mint, so the cache cannot be flooded from outside.
 
 Lookups are a single ``dict.get`` without a lock (atomic in CPython, and the

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 
 from .errors import (
     ConfigurationError,
+    InsufficientUserAuthenticationError,
     InvalidClaimError,
     InvalidClientError,
     InvalidHeaderError,
@@ -76,12 +77,14 @@ class Requirements(NamedTuple):
 
     Each set in ``any_groups`` / ``any_scopes`` must share at least one name with
     the token; every name in ``all_groups`` / ``all_scopes`` must be present.
+    ``max_auth_age``: seconds since ``auth_time`` allowed (step-up), None for no limit.
     """
 
     any_groups: tuple[frozenset[str], ...] = ()
     all_groups: frozenset[str] = frozenset()
     any_scopes: tuple[frozenset[str], ...] = ()
     all_scopes: frozenset[str] = frozenset()
+    max_auth_age: float | None = None
 
     @classmethod
     def build(
@@ -90,6 +93,7 @@ class Requirements(NamedTuple):
         all_groups: object = None,
         scopes: object = None,
         all_scopes: object = None,
+        max_auth_age: object = None,
     ) -> Requirements:
         g, s = names(groups, "groups"), names(scopes, "scopes")
         return cls(
@@ -97,10 +101,17 @@ class Requirements(NamedTuple):
             all_groups=names(all_groups, "all_groups") or frozenset(),
             any_scopes=(s,) if s else (),
             all_scopes=names(all_scopes, "all_scopes") or frozenset(),
+            max_auth_age=seconds(max_auth_age, "max_auth_age"),
         )
 
     def __bool__(self) -> bool:
-        return bool(self.any_groups or self.all_groups or self.any_scopes or self.all_scopes)
+        return bool(
+            self.any_groups
+            or self.all_groups
+            or self.any_scopes
+            or self.all_scopes
+            or self.max_auth_age is not None
+        )
 
     def merged(self, other: Requirements) -> Requirements:
         """Rules where both ``self`` and ``other`` must hold."""
@@ -113,7 +124,28 @@ class Requirements(NamedTuple):
             all_groups=self.all_groups | other.all_groups,
             any_scopes=self.any_scopes + other.any_scopes,
             all_scopes=self.all_scopes | other.all_scopes,
+            # Both limits must hold: the stricter one wins.
+            max_auth_age=(
+                self.max_auth_age
+                if other.max_auth_age is None
+                else other.max_auth_age
+                if self.max_auth_age is None
+                else min(self.max_auth_age, other.max_auth_age)
+            ),
         )
+
+
+def seconds(value: object, what: str) -> float | None:
+    """Validate an optional duration in seconds (> 0, finite); None stays None."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and value > 0)
+    ):
+        raise ConfigurationError(f"{what} must be a number of seconds > 0, got {value!r}")
+    return float(value)
 
 
 def names(value: object, what: str) -> frozenset[str] | None:
@@ -573,3 +605,30 @@ def authorize(groups: frozenset[str], scopes: frozenset[str], req: Requirements)
     if not scopes.issuperset(req.all_scopes):
         missing = sorted(req.all_scopes - scopes)
         raise MissingScopeError(f"the token lacks the required scope(s) {_show(missing, 200)}")
+
+
+def check_auth_age(payload: Mapping[str, Any], max_age: float, now: float, leeway: float) -> None:
+    """Step-up (RFC 9470): the user must have signed in at most ``max_age`` seconds ago.
+
+    Raises ``InsufficientUserAuthenticationError`` (carrying ``max_age``) when
+    ``auth_time`` is older, or absent: a client-credentials token has no user sign-in,
+    so it can never prove a recent one.
+    """
+    limit = math.ceil(max_age)
+    if "auth_time" not in payload:
+        raise InsufficientUserAuthenticationError(
+            "the token has no 'auth_time' claim (a machine token?), so it cannot prove a "
+            f"sign-in within the last {max_age:g}s",
+            max_age=limit,
+        )
+    auth_time = payload["auth_time"]
+    try:  # (typed by the claim table on verification; hand-built Claims may differ)
+        _numeric("auth_time", auth_time)
+    except InvalidClaimError as exc:
+        raise InsufficientUserAuthenticationError(exc.message, max_age=limit) from None
+    if now - auth_time > max_age + leeway:
+        raise InsufficientUserAuthenticationError(
+            f"the user signed in {now - auth_time:.0f}s ago (auth_time {auth_time:.0f}); "
+            f"at most {max_age:g}s is allowed here: the user must sign in again",
+            max_age=limit,
+        )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["Claims"]
+
+_M = TypeVar("_M")
 
 
 def _freeze(value: Any) -> Any:
@@ -230,6 +232,23 @@ class Claims(Mapping[str, Any]):
     def to_dict(self) -> dict[str, Any]:
         """A plain, mutable, JSON-serialisable copy of the payload."""
         return {k: _thaw(v) for k, v in self._data.items()}
+
+    def to_model(self, model: type[_M], *, aliases: Mapping[str, str] | None = None) -> _M:
+        """These claims as an instance of ``model``: a dataclass or a pydantic model.
+
+        A field reads the claim of its name, else the claim whose name has every
+        non-identifier character turned into ``_`` (``cognito:groups`` fills
+        ``cognito_groups``, ``custom:tenant_id`` fills ``custom_tenant_id``);
+        ``aliases={"tenant_id": "custom:tenant_id"}`` (field -> claim) names others.
+        Values keep their JSON types. See docs/typed-claims.md.
+
+        Raises:
+            ClaimsModelError: the claims do not fit the model (HTTP 500).
+            ConfigurationError: ``model`` is not a dataclass or pydantic model class.
+        """
+        from ._model import to_model  # only for users of typed claims
+
+        return to_model(self, model, aliases)
 
 
 def _setup(claims: Claims, data: dict[str, Any]) -> None:

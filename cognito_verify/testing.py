@@ -31,7 +31,7 @@ import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ._pool import TokenUse
+from ._pool import TokenUse, partition_domain
 from .verifier import CognitoVerifier
 
 __all__ = ["LocalUserPool", "JWKSServer", "b64url", "encode_token"]
@@ -105,7 +105,10 @@ class LocalUserPool:
 
     @property
     def issuer(self) -> str:
-        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+        # The partition's domain (amazonaws.com.cn in China); where it is not
+        # confirmed (eusc-*), pass claims={"iss": ...} and issuer= to the verifier.
+        domain = partition_domain(self.region) or "amazonaws.com"
+        return f"https://cognito-idp.{self.region}.{domain}/{self.user_pool_id}"
 
     @property
     def client_id(self) -> str:

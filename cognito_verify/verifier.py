@@ -1,8 +1,11 @@
 """CognitoVerifier: configuration, keys and checks glued together.
 
-The order of the checks lives in ``_begin`` (structure, header, pool selection) and
-``_finish`` (signature, claims, authorization). ``verify`` and ``averify`` differ
-only in how they obtain the key between the two.
+The order of the checks lives in ``_begin`` (structure, header, pool selection),
+``_finish`` (signature, claims) and ``_rules`` (revocation, step-up, groups/scopes,
+custom check). ``verify`` and ``averify`` differ only in how they obtain the key
+between the first two, and in how they wait for a hook that returns an awaitable:
+``_rules`` is a generator that yields such awaitables to its driver (``_run`` refuses
+them with a ``ConfigurationError``, ``_arun`` awaits them).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import inspect
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import httpx
@@ -29,6 +32,8 @@ from .errors import (
     InvalidIssuerError,
     InvalidTokenError,
     JWKSError,
+    RevocationCheckError,
+    TokenRevokedError,
 )
 
 __all__ = ["CognitoVerifier"]
@@ -36,7 +41,12 @@ __all__ = ["CognitoVerifier"]
 log = logging.getLogger("cognito_verify")
 
 KeySource = RemoteKeys | StaticKeys
-CustomCheck = Callable[[Claims], bool]
+#: ``custom_check=``: a plain function, or an ``async def`` (then only ``averify`` works).
+CustomCheck = Callable[[Claims], bool | Awaitable[bool]]
+#: ``is_revoked=``: answers True (revoked) or False; sync or ``async def``.
+RevocationCheck = Callable[[Claims], bool | Awaitable[bool]]
+# A step of the rules that waits: the hook's name and the awaitable it returned.
+_Wait = tuple[str, Awaitable[Any]]
 
 
 class CognitoVerifier:
@@ -51,7 +61,20 @@ class CognitoVerifier:
             ``cognito:groups`` (403 otherwise).
         scopes / all_scopes: the token must carry at least one / all of these scopes.
         custom_check: called with the verified ``Claims`` last; returning False
-            refuses the token with ``CustomCheckError`` (403).
+            refuses the token with ``CustomCheckError`` (403), and so does raising
+            an exception that is not this library's (fail closed). May be an
+            ``async def``: it is then awaited by ``averify``, and ``verify`` raises
+            ``ConfigurationError`` (use ``averify``).
+        is_revoked: called with the verified ``Claims`` on every call, cached tokens
+            included, after the signature and claims checks; sync or ``async def``.
+            ``True`` refuses the token with ``TokenRevokedError`` (401); anything
+            other than ``True``/``False``, or an exception, refuses it with
+            ``RevocationCheckError`` (503: fail closed). See docs/revocation.md.
+        max_auth_age: seconds since the user signed in (``auth_time``) after which
+            tokens are refused with ``InsufficientUserAuthenticationError`` (401,
+            RFC 9470 step-up); tokens without ``auth_time`` (machine tokens) are
+            refused too. ``verify(token, max_auth_age=...)`` sets it per call; the
+            stricter of the two applies.
         leeway: seconds of clock skew tolerated on ``exp``, ``iat`` and ``nbf``
             (default 0: a token is refused from the second of its ``exp``).
         clock_skew: seconds ``iat`` and ``nbf`` may lie in the future, on top of
@@ -77,9 +100,10 @@ class CognitoVerifier:
         cache_size: how many verified tokens to remember (default 2048, under 32 MB
             even when every cached token is at the 6 KiB cacheable limit; 0 turns
             the cache off). A repeated token skips parsing and the signature check,
-            but its lifetime, the key set version, every group/scope requirement and
-            ``custom_check`` are checked again on each call. Only successes are
-            cached. See docs/benchmarks.md.
+            but its lifetime, the key set version, ``is_revoked``, ``max_auth_age``,
+            every group/scope requirement and ``custom_check`` are checked again on
+            each call. Only tokens whose signature and claims verified are cached.
+            See docs/benchmarks.md.
         jwks_max_age: seconds after which the key set is refreshed on next use, so
             keys removed from the pool stop being trusted (default 900).
         unknown_kid_cooldown: after a refetch for an unknown ``kid`` that did not
@@ -110,6 +134,8 @@ class CognitoVerifier:
         scopes: str | Sequence[str] | None = None,
         all_scopes: str | Sequence[str] | None = None,
         custom_check: CustomCheck | None = None,
+        is_revoked: RevocationCheck | None = None,
+        max_auth_age: float | None = None,
         leeway: float = 0.0,
         clock_skew: float = 5.0,
         jwks: Mapping[str, Any] | None = None,
@@ -183,24 +209,30 @@ class CognitoVerifier:
             raise ConfigurationError("clock must be a callable returning Unix time in seconds")
         if custom_check is not None and not callable(custom_check):
             raise ConfigurationError("custom_check must be a callable taking Claims")
-        if inspect.iscoroutinefunction(custom_check):
-            raise ConfigurationError(
-                "custom_check must be a plain function returning a bool: an async one "
-                "would not be awaited (run async checks after verify/averify instead)"
-            )
+        if is_revoked is not None and not callable(is_revoked):
+            raise ConfigurationError("is_revoked must be a callable taking Claims")
+        # Known async hooks make verify() refuse at once, whatever the token.
+        self._async_hooks = tuple(
+            name
+            for name, hook in (("custom_check", custom_check), ("is_revoked", is_revoked))
+            if hook is not None and _is_async(hook)
+        )
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise ConfigurationError("http_client must be an httpx.Client")
         if async_http_client is not None and not isinstance(async_http_client, httpx.AsyncClient):
             raise ConfigurationError("async_http_client must be an httpx.AsyncClient")
 
-        self._requirements = Requirements.build(groups, all_groups, scopes, all_scopes)
+        self._requirements = Requirements.build(
+            groups, all_groups, scopes, all_scopes, max_auth_age
+        )
         self._custom_check = custom_check
+        self._is_revoked = is_revoked
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
             raise ConfigurationError(f"cache_size must be an int >= 0, got {cache_size!r}")
         self._cache = TokenCache(cache_size)
         self._cache_get = self._cache.get
-        # True when a cache hit needs no authorization step: the hot path's shortcut.
-        self._plain = not self._requirements and custom_check is None
+        # True when a verified token needs no further rule: the hot path's shortcut.
+        self._plain = not self._requirements and custom_check is None and is_revoked is None
         self._leeway = float(leeway)
         self._clock_skew = float(clock_skew)
         self._clock = clock
@@ -252,9 +284,7 @@ class CognitoVerifier:
     def _begin(self, token: object) -> tuple[ParsedToken, PoolConfig, KeySource]:
         parsed = _token.parse(token, self._max_length)
         iss = parsed.payload.get("iss")
-        # The token is attacker-controlled until its signature verifies, so its iss is
-        # only used to choose among pools configured here; never to build a URL.
-        entry = self._by_issuer.get(iss) if isinstance(iss, str) else None
+        entry = self._pool_for(iss) if isinstance(iss, str) else None
         if entry is None:
             raise InvalidIssuerError(
                 "the token's issuer is not one of the configured issuers "
@@ -262,43 +292,127 @@ class CognitoVerifier:
             )
         return parsed, entry[0], entry[1]
 
-    def _finish(
-        self, parsed: ParsedToken, pool: PoolConfig, key: Any, extra: Requirements
-    ) -> Claims:
+    def _pool_for(self, iss: str) -> tuple[PoolConfig, KeySource] | None:
+        """The configured pool (and its key source) whose issuer is exactly ``iss``.
+
+        The token is attacker-controlled until its signature verifies, so its iss is
+        only used to choose among pools known here; never to build a URL. This is the
+        one place a run-time pool resolver would plug in: given ``_pool.parse_issuer``
+        (the exact Cognito issuer form only), it would return a resolved pool here, or
+        None to refuse; an async resolver would make ``_prepare`` hand back a pending
+        step, as the key fetch does.
+        """
+        return self._by_issuer.get(iss)
+
+    def _finish(self, parsed: ParsedToken, pool: PoolConfig, key: Any) -> Claims:
         _token.verify_signature(key, parsed)
-        _token.check_claims(
-            parsed.payload,
-            issuers=pool.issuers,
-            client_ids=pool.client_ids,
-            token_use=pool.token_use,
-            now=self._clock(),
-            leeway=self._leeway,
-            clock_skew=self._clock_skew,
-        )
         # The parser's dict is held by nothing else: wrapped without a copy.
         claims = Claims._owned(parsed.payload)
-        # With no requirement and no custom check there is nothing to authorize; the
-        # common case skips merging empty rules (a cold-path saving of ~1 us).
-        if not self._plain or extra is not _NO_REQUIREMENTS:
-            self._authorize(claims, extra)
+        try:
+            _token.check_claims(
+                parsed.payload,
+                issuers=pool.issuers,
+                client_ids=pool.client_ids,
+                token_use=pool.token_use,
+                now=self._clock(),
+                leeway=self._leeway,
+                clock_skew=self._clock_skew,
+            )
+        except CognitoVerifyError as exc:
+            # Signed by the pool: who was refused may be logged (never the token).
+            exc.claims = claims
+            raise
         return claims
 
-    def _authorize(self, claims: Claims, extra: Requirements) -> None:
-        _token.authorize(claims.groups, claims.scopes, self._requirements.merged(extra))
-        if self._custom_check is not None:
-            verdict = self._custom_check(claims)
-            # A coroutine (an async check slipping past the constructor, e.g. a callable
-            # object with an async __call__) is truthy: without this, a check that would
-            # deny would silently allow every token.
-            if inspect.isawaitable(verdict):
-                if inspect.iscoroutine(verdict):
-                    verdict.close()
-                raise CustomCheckError(
-                    "the custom check returned an awaitable, which cannot be used; "
-                    "the token is refused (custom_check must be a plain function)"
+    def _rules(
+        self, claims: Claims, extra: Requirements, revocation: bool = True
+    ) -> Generator[_Wait, Any, None]:
+        """The checks after the claims, in order: revocation (401), step-up (401),
+        groups and scopes (403), custom check (403). A hook's awaitable is yielded to
+        the driver, which sends back its result or throws its exception in."""
+        hook = self._is_revoked
+        if hook is not None and revocation:
+            try:
+                revoked = hook(claims)
+                if inspect.isawaitable(revoked):
+                    revoked = yield "is_revoked", revoked
+            except CognitoVerifyError:
+                raise
+            except Exception as exc:
+                # Fail closed: a deny list that cannot be read must not let the token
+                # through; 503, as the token itself may be fine.
+                log.error("is_revoked raised %s; the token is refused", type(exc).__name__)
+                raise RevocationCheckError(
+                    f"the is_revoked hook raised {type(exc).__name__}; the token is refused"
+                ) from exc
+            if revoked is True:
+                raise TokenRevokedError("the token was revoked (is_revoked answered True)")
+            # Only an explicit False lets the token through: a hook that forgets to
+            # return (None) must not silently disable revocation.
+            if revoked is not False:
+                raise RevocationCheckError(
+                    f"is_revoked must return True or False, got {type(revoked).__name__}; "
+                    "the token is refused"
                 )
+        req = self._requirements.merged(extra)
+        if req.max_auth_age is not None:
+            _token.check_auth_age(claims._data, req.max_auth_age, self._clock(), self._leeway)
+        if req.any_groups or req.all_groups or req.any_scopes or req.all_scopes:
+            _token.authorize(claims.groups, claims.scopes, req)
+        check = self._custom_check
+        if check is not None:
+            try:
+                verdict = check(claims)
+                if inspect.isawaitable(verdict):
+                    verdict = yield "custom_check", verdict
+            except CognitoVerifyError:
+                raise
+            except Exception as exc:
+                # Fail closed: a check that crashes has not said yes.
+                raise CustomCheckError(
+                    f"the custom check raised {type(exc).__name__}; the token is refused"
+                ) from exc
             if not verdict:
                 raise CustomCheckError("the token was refused by the custom check")
+
+    def _run(self, claims: Claims, extra: Requirements, revocation: bool = True) -> None:
+        """Drive ``_rules`` without an event loop: an awaitable cannot be waited for."""
+        rules = self._rules(claims, extra, revocation)
+        try:
+            for name, awaitable in rules:
+                rules.close()
+                # A coroutine is truthy: used as a verdict, it would allow every token.
+                if inspect.iscoroutine(awaitable):
+                    awaitable.close()
+                raise ConfigurationError(
+                    f"{name} returned an awaitable: an async {name} needs averify() "
+                    "(or aauthorize()); verify() cannot wait for it"
+                )
+        except CognitoVerifyError as exc:
+            if exc.claims is None:
+                exc.claims = claims
+            raise
+
+    async def _arun(self, claims: Claims, extra: Requirements, revocation: bool = True) -> None:
+        """Drive ``_rules``, awaiting what the hooks return."""
+        rules = self._rules(claims, extra, revocation)
+        try:
+            name, awaitable = next(rules)
+            while True:
+                try:
+                    value = await awaitable
+                except Exception as exc:  # thrown into the rules: they decide
+                    name, awaitable = rules.throw(exc)
+                else:
+                    name, awaitable = rules.send(value)
+        except StopIteration:
+            return
+        except CognitoVerifyError as exc:
+            if exc.claims is None:
+                exc.claims = claims
+            raise
+        finally:
+            rules.close()
 
     def _prepare(self, token: str | bytes, extra: Requirements) -> Claims | _Pending:
         """Steps before the key: a still-valid cache hit, or the parsed token and its pool."""
@@ -308,9 +422,7 @@ class CognitoVerifier:
             # A changed key set may mean a withdrawn key: what it vouched for is verified
             # again. The window is re-checked so an entry never outlives the token's exp.
             if version == source.version and not_before <= self._clock() < not_after:
-                if not self._plain or extra is not _NO_REQUIREMENTS:
-                    self._authorize(claims, extra)
-                return claims
+                return claims  # the rules after the claims are the twins' to run
             self._cache.discard(token, hit)  # verified again below: the precise error
         parsed, pool, source = self._begin(token)
         # The version is read before the key: if the set changes meanwhile, the entry is
@@ -318,8 +430,10 @@ class CognitoVerifier:
         return _Pending(parsed, pool, source, source.version, extra)
 
     def _complete(self, token: str | bytes, step: _Pending, key: Any) -> Claims:
-        """Steps from the signature on, then remember the success."""
-        claims = self._finish(step.parsed, step.pool, key, step.extra)
+        """Signature and claims, then remember them. The rules after the claims
+        (revocation, step-up, authorization) are run by the twins on every call,
+        cached or not, so an entry never carries a verdict, only verified claims."""
+        claims = self._finish(step.parsed, step.pool, key)
         if type(token) is str:
             self._cache.put(
                 token, claims, self._leeway, step.source, step.version, self._clock_skew
@@ -328,12 +442,22 @@ class CognitoVerifier:
 
     @staticmethod
     def _extra(
-        groups: object, all_groups: object, scopes: object, all_scopes: object
+        groups: object,
+        all_groups: object,
+        scopes: object,
+        all_scopes: object,
+        max_auth_age: object = None,
     ) -> Requirements:
-        if groups is None and all_groups is None and scopes is None and all_scopes is None:
+        if (
+            groups is None
+            and all_groups is None
+            and scopes is None
+            and all_scopes is None
+            and max_auth_age is None
+        ):
             return _NO_REQUIREMENTS
         try:
-            return Requirements.build(groups, all_groups, scopes, all_scopes)
+            return Requirements.build(groups, all_groups, scopes, all_scopes, max_auth_age)
         except ConfigurationError as exc:
             raise TypeError(exc.message) from None
 
@@ -347,26 +471,50 @@ class CognitoVerifier:
         all_groups: str | Sequence[str] | None = None,
         scopes: str | Sequence[str] | None = None,
         all_scopes: str | Sequence[str] | None = None,
+        max_auth_age: float | None = None,
     ) -> Claims:
         """Verify ``token`` and return its claims.
 
-        The keyword arguments add requirements for this call on top of the verifier's.
+        The keyword arguments add requirements for this call on top of the verifier's;
+        ``max_auth_age`` (seconds since ``auth_time``) is the stricter of the two.
 
         Raises:
-            InvalidTokenError: (a subclass of) the token is not acceptable -> 401.
+            InvalidTokenError: (a subclass of) the token is not acceptable -> 401;
+                ``TokenRevokedError`` and ``InsufficientUserAuthenticationError``
+                among them.
             ForbiddenError: the token is valid but lacks a group/scope -> 403.
             JWKSError: the pool's keys cannot be fetched and none are cached -> 503.
+            RevocationCheckError: the ``is_revoked`` hook failed -> 503.
+            ConfigurationError: a hook is async: use :meth:`averify`.
+
+        An error raised after the signature verified carries the claims as ``.claims``.
         """
+        if self._async_hooks:
+            raise ConfigurationError(
+                f"{self._async_hooks[0]} is an async function: call averify(), "
+                "as verify() cannot await it"
+            )
         extra = (
             _NO_REQUIREMENTS
-            if groups is None and all_groups is None and scopes is None and all_scopes is None
-            else self._extra(groups, all_groups, scopes, all_scopes)
+            if groups is None
+            and all_groups is None
+            and scopes is None
+            and all_scopes is None
+            and max_auth_age is None
+            else self._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
         )
         try:
             step = self._prepare(token, extra)
-            if isinstance(step, Claims):
-                return step
-            return self._complete(token, step, step.source.get(step.parsed.kid))
+            claims = (
+                step
+                if isinstance(step, Claims)
+                else self._complete(token, step, step.source.get(step.parsed.kid))
+            )
+            # With no requirement and no hook there is nothing more to check: the
+            # common case skips the rules entirely.
+            if not self._plain or extra is not _NO_REQUIREMENTS:
+                self._run(claims, extra)
+            return claims
         except CognitoVerifyError:
             raise
         except Exception as exc:  # fail closed: an unforeseen error is a refusal
@@ -380,19 +528,29 @@ class CognitoVerifier:
         all_groups: str | Sequence[str] | None = None,
         scopes: str | Sequence[str] | None = None,
         all_scopes: str | Sequence[str] | None = None,
+        max_auth_age: float | None = None,
     ) -> Claims:
-        """Async twin of :meth:`verify`; fetches keys with ``httpx.AsyncClient`` and
-        never blocks the event loop."""
+        """Async twin of :meth:`verify`; fetches keys with ``httpx.AsyncClient``, never
+        blocks the event loop, and awaits ``async def`` hooks."""
         extra = (
             _NO_REQUIREMENTS
-            if groups is None and all_groups is None and scopes is None and all_scopes is None
-            else self._extra(groups, all_groups, scopes, all_scopes)
+            if groups is None
+            and all_groups is None
+            and scopes is None
+            and all_scopes is None
+            and max_auth_age is None
+            else self._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
         )
         try:
             step = self._prepare(token, extra)
-            if isinstance(step, Claims):
-                return step
-            return self._complete(token, step, await step.source.aget(step.parsed.kid))
+            claims = (
+                step
+                if isinstance(step, Claims)
+                else self._complete(token, step, await step.source.aget(step.parsed.kid))
+            )
+            if not self._plain or extra is not _NO_REQUIREMENTS:
+                await self._arun(claims, extra)
+            return claims
         except CognitoVerifyError:
             raise
         except Exception as exc:
@@ -406,13 +564,38 @@ class CognitoVerifier:
         all_groups: str | Sequence[str] | None = None,
         scopes: str | Sequence[str] | None = None,
         all_scopes: str | Sequence[str] | None = None,
+        max_auth_age: float | None = None,
     ) -> None:
-        """Apply this verifier's requirements, plus the given ones, to verified claims.
+        """Apply this verifier's requirements, plus the given ones, to claims it
+        verified earlier: step-up, groups/scopes and ``custom_check`` (not
+        ``is_revoked``, which ran when they were verified).
 
         Raises:
+            InsufficientUserAuthenticationError: ``auth_time`` is too old -> 401.
             ForbiddenError: a group, scope or custom check is not satisfied.
+            ConfigurationError: ``custom_check`` is async: use :meth:`aauthorize`.
         """
-        self._authorize(claims, self._extra(groups, all_groups, scopes, all_scopes))
+        extra = self._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        if "custom_check" in self._async_hooks:
+            raise ConfigurationError(
+                "custom_check is an async function: call aauthorize(), "
+                "as authorize() cannot await it"
+            )
+        self._run(claims, extra, revocation=False)
+
+    async def aauthorize(
+        self,
+        claims: Claims,
+        *,
+        groups: str | Sequence[str] | None = None,
+        all_groups: str | Sequence[str] | None = None,
+        scopes: str | Sequence[str] | None = None,
+        all_scopes: str | Sequence[str] | None = None,
+        max_auth_age: float | None = None,
+    ) -> None:
+        """Async twin of :meth:`authorize`; awaits an ``async def`` custom check."""
+        extra = self._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        await self._arun(claims, extra, revocation=False)
 
     @property
     def stats(self) -> KeyStats:
@@ -478,6 +661,13 @@ class CognitoVerifier:
 
 
 _NO_REQUIREMENTS = Requirements()
+
+
+def _is_async(hook: Callable[..., Any]) -> bool:
+    """True for an ``async def`` function, or an object whose ``__call__`` is one."""
+    return inspect.iscoroutinefunction(hook) or inspect.iscoroutinefunction(
+        getattr(hook, "__call__", None)  # noqa: B004 - the method itself is inspected
+    )
 
 
 class _Pending(NamedTuple):

@@ -14,11 +14,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 import cognito_verify
 from cognito_verify import (
     Claims,
+    ClaimsModelError,
     CognitoVerifier,
     CognitoVerifyError,
     ConfigurationError,
     CustomCheckError,
     ForbiddenError,
+    InsufficientUserAuthenticationError,
     InvalidClaimError,
     InvalidClientError,
     InvalidHeaderError,
@@ -31,8 +33,10 @@ from cognito_verify import (
     MissingGroupError,
     MissingScopeError,
     MissingTokenError,
+    RevocationCheckError,
     TokenExpiredError,
     TokenNotYetValidError,
+    TokenRevokedError,
     UnknownKeyError,
     UnsupportedAlgorithmError,
     UnusableKeyError,
@@ -66,6 +70,14 @@ TREE: dict[type[CognitoVerifyError], tuple[str, int, type[Exception]]] = {
     MissingScopeError: ("insufficient_scope", 403, ForbiddenError),
     CustomCheckError: ("custom_check_failed", 403, ForbiddenError),
     JWKSError: ("jwks_unavailable", 503, CognitoVerifyError),
+    TokenRevokedError: ("token_revoked", 401, InvalidTokenError),
+    InsufficientUserAuthenticationError: (
+        "insufficient_user_authentication",
+        401,
+        InvalidTokenError,
+    ),
+    RevocationCheckError: ("revocation_check_failed", 503, CognitoVerifyError),
+    ClaimsModelError: ("claims_model_mismatch", 500, CognitoVerifyError),
 }
 
 

@@ -33,7 +33,11 @@ DOCUMENTED = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "TokenRevokedError",
+    "InsufficientUserAuthenticationError",
     "JWKSError",
+    "RevocationCheckError",
+    "ClaimsModelError",
     "__version__",
 ]
 

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from ..errors import (
     CognitoVerifyError,
     ForbiddenError,
+    InsufficientUserAuthenticationError,
     InvalidTokenError,
     JWKSError,
     MalformedTokenError,
     MissingScopeError,
     MissingTokenError,
+    RevocationCheckError,
 )
 
 # Short, fixed texts: the client learns the class of failure, never the exception
@@ -102,12 +104,22 @@ def refusal(exc: CognitoVerifyError) -> Refusal:
     if isinstance(exc, MissingTokenError):
         # RFC 6750 s3.1: a request with no credentials gets no error code.
         return Refusal(401, {"WWW-Authenticate": "Bearer"}, exc.code)
+    if isinstance(exc, InsufficientUserAuthenticationError):
+        # RFC 9470 s3: the step-up challenge; the client signs the user in again
+        # (e.g. with the hosted UI's max_age / prompt=login) and retries.
+        challenge = (
+            'Bearer error="insufficient_user_authentication", '
+            'error_description="A more recent authentication is required"'
+        )
+        if exc.max_age is not None:
+            challenge += f", max_age={int(exc.max_age)}"
+        return Refusal(401, {"WWW-Authenticate": challenge}, exc.code)
     if isinstance(exc, InvalidTokenError):
         return Refusal(401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, exc.code)
     if isinstance(exc, MissingScopeError):
         return Refusal(403, {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}, exc.code)
     if isinstance(exc, ForbiddenError):
         return Refusal(403, {}, exc.code)
-    if isinstance(exc, JWKSError):
+    if isinstance(exc, JWKSError | RevocationCheckError):
         return Refusal(503, {"Retry-After": "5"}, exc.code)
     return Refusal(500, {}, exc.code)

@@ -43,6 +43,8 @@ class CognitoASGIMiddleware:
             but bad is refused either way.
         groups / all_groups / scopes / all_scopes: requirements for every request
             (403 when unmet), on top of the verifier's own.
+        max_auth_age: seconds since sign-in allowed for every request (401 with the
+            RFC 9470 step-up challenge when older).
 
     HTTP refusals are JSON with the status and ``WWW-Authenticate`` of docs/errors.md.
     A WebSocket handshake is refused with the same HTTP answer when the server offers
@@ -61,6 +63,7 @@ class CognitoASGIMiddleware:
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
     ) -> None:
         if not isinstance(verifier, CognitoVerifier):
             raise TypeError("CognitoASGIMiddleware needs a CognitoVerifier")
@@ -75,9 +78,14 @@ class CognitoASGIMiddleware:
                 raise ValueError(f"exclude_paths entries must start with '/': {path!r}")
         self._exact = frozenset(p for p in paths if not p.endswith("/"))
         self._prefixes = tuple(p for p in paths if p.endswith("/"))
-        verifier._extra(groups, all_groups, scopes, all_scopes)  # fail now, not per request
+        # fail now, not per request
+        verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
         self._needs: dict[str, Any] = dict(
-            groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
         )
 
     def _excluded(self, path: str) -> bool:

@@ -294,14 +294,24 @@ class CognitoMiddleware:
 
 
 def _requirements(
-    groups: Groups, all_groups: Groups, scopes: Groups, all_scopes: Groups
-) -> dict[str, Groups]:
+    groups: Groups,
+    all_groups: Groups,
+    scopes: Groups,
+    all_scopes: Groups,
+    max_auth_age: float | None = None,
+) -> dict[str, Any]:
     # Bad requirement values are a programming error: fail at decoration time.
-    CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
-    return {"groups": groups, "all_groups": all_groups, "scopes": scopes, "all_scopes": all_scopes}
+    CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+    return {
+        "groups": groups,
+        "all_groups": all_groups,
+        "scopes": scopes,
+        "all_scopes": all_scopes,
+        "max_auth_age": max_auth_age,
+    }
 
 
-def _check(request: HttpRequest, requirements: Mapping[str, Groups]) -> HttpResponse | None:
+def _check(request: HttpRequest, requirements: Mapping[str, Any]) -> HttpResponse | None:
     """None when the request may proceed, else the refusal to answer."""
     try:
         claims = getattr(request, "cognito_claims", _UNSET)
@@ -317,11 +327,15 @@ def _check(request: HttpRequest, requirements: Mapping[str, Groups]) -> HttpResp
     return None
 
 
-async def _acheck(request: HttpRequest, requirements: Mapping[str, Groups]) -> HttpResponse | None:
+async def _acheck(request: HttpRequest, requirements: Mapping[str, Any]) -> HttpResponse | None:
     claims = getattr(request, "cognito_claims", _UNSET)
-    if claims is not _UNSET:
-        return _check(request, requirements)  # no IO left: only authorization
     try:
+        if claims is None:
+            raise MissingTokenError("the request has no bearer token")
+        if claims is not _UNSET:
+            # Only authorization is left; awaited, as custom_check may be async.
+            await get_verifier().aauthorize(claims, **requirements)
+            return None
         token = bearer_token(request.headers.get("Authorization"))
         request.cognito_claims = await get_verifier().averify(token, **requirements)
     except CognitoVerifyError as exc:
@@ -344,6 +358,7 @@ def cognito_required(
     all_groups: Groups = None,
     scopes: Groups = None,
     all_scopes: Groups = None,
+    max_auth_age: float | None = None,
 ) -> Any:
     """Decorate a function view (sync or async) to require an accepted token.
 
@@ -352,8 +367,10 @@ def cognito_required(
     group or scope -> 403. Uses the middleware's claims, or verifies the request
     itself when the middleware is not installed. Usable bare or called. The view is
     exempt from Django's CSRF check, as a bearer token cannot be forged cross-site.
+    ``max_auth_age``: seconds since sign-in (older: 401 with the RFC 9470 step-up
+    challenge ``error="insufficient_user_authentication"``).
     """
-    requirements = _requirements(groups, all_groups, scopes, all_scopes)
+    requirements = _requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
 
     def decorate(fn: F) -> F:
         if iscoroutinefunction(fn):
@@ -383,7 +400,8 @@ class CognitoRequiredMixin:
     """Class-based view mixin (put it first): requires an accepted token.
 
     Set ``cognito_groups``, ``cognito_all_groups``, ``cognito_scopes`` or
-    ``cognito_all_scopes`` on the view class for per-view requirements. Works for
+    ``cognito_all_scopes`` (and ``cognito_max_auth_age``, seconds since sign-in) on
+    the view class for per-view requirements. Works for
     sync and async views.
     """
 
@@ -391,6 +409,7 @@ class CognitoRequiredMixin:
     cognito_all_groups: Groups = None
     cognito_scopes: Groups = None
     cognito_all_scopes: Groups = None
+    cognito_max_auth_age: float | None = None
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:
@@ -402,6 +421,7 @@ class CognitoRequiredMixin:
             self.cognito_all_groups,
             self.cognito_scopes,
             self.cognito_all_scopes,
+            self.cognito_max_auth_age,
         )
         parent = cast(Any, super())
         if getattr(self, "view_is_async", False):

@@ -15,6 +15,16 @@
     @app.delete("/orders/{id}", dependencies=[Depends(auth.require(groups="admin"))])
     async def delete_order(id: int) -> None: ...
 
+    @dataclass
+    class Caller:
+        sub: str
+        custom_tenant_id: str  # from the claim "custom:tenant_id"
+
+    Recent = Depends(auth.as_model(Caller, max_auth_age=300))  # signed in <= 5 min ago
+
+    @app.post("/payouts")
+    async def payout(caller: Annotated[Caller, Recent]) -> None: ...
+
 Each dependency is also an HTTP Bearer security scheme, so ``/docs`` shows an
 "Authorize" button and ``openapi.json`` lists the scheme. Refusals are raised as
 ``CognitoHTTPException`` (an ``HTTPException``) on HTTP routes and as
@@ -25,8 +35,8 @@ customise them (see docs/fastapi.md).
 # No ``from __future__ import annotations`` here: FastAPI reads the annotations of
 # the dependencies' ``__call__`` at runtime to find the ``HTTPConnection`` parameter.
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from fastapi import HTTPException, WebSocketException, status
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
@@ -42,6 +52,7 @@ from ._http import Refusal, bearer_token, refusal, single_header, websocket_bear
 __all__ = ["CognitoAuth", "CognitoHTTPException", "cognito_exception_handler"]
 
 Names = str | Sequence[str] | None
+M = TypeVar("M")
 
 
 class CognitoHTTPException(HTTPException):
@@ -90,6 +101,7 @@ class _Dependency(SecurityBase):
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
     ) -> None:
         if not isinstance(verifier, CognitoVerifier):
             raise TypeError("CognitoAuth needs a CognitoVerifier")
@@ -102,6 +114,7 @@ class _Dependency(SecurityBase):
             "all_groups": all_groups,
             "scopes": scopes,
             "all_scopes": all_scopes,
+            "max_auth_age": max_auth_age,
         }
 
     async def _claims(self, conn: HTTPConnection) -> Claims | None:
@@ -144,6 +157,31 @@ class _Optional(_Dependency):
         return await self._claims(conn)
 
 
+class _Modeled(_Dependency, Generic[M]):
+    """Returns the verified claims as the application's dataclass or pydantic model."""
+
+    def __init__(
+        self,
+        verifier: CognitoVerifier,
+        model: HTTPBearerModel,
+        scheme_name: str,
+        claims_model: type[M],
+        aliases: Mapping[str, str] | None,
+        **requirements: Any,
+    ) -> None:
+        super().__init__(verifier, model, scheme_name, **requirements)
+        self._model = claims_model
+        self._aliases = aliases
+
+    async def __call__(self, conn: HTTPConnection) -> M:
+        claims = await self._claims(conn)
+        assert claims is not None  # not optional: _claims raised instead
+        try:
+            return claims.to_model(self._model, aliases=self._aliases)
+        except CognitoVerifyError as exc:  # ClaimsModelError: 500, logged by to_model
+            raise CognitoHTTPException(exc) from None
+
+
 class CognitoAuth(_Required):
     """``Depends(auth)`` returns the verified ``Claims`` or refuses the request.
 
@@ -178,14 +216,17 @@ class CognitoAuth(_Required):
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
     ) -> _Required:
         """A dependency with extra requirements for one route (403 when unmet).
 
         ``groups`` / ``scopes``: at least one of them; ``all_groups`` /
         ``all_scopes``: every one of them. Added to the verifier's own requirements.
+        ``max_auth_age``: seconds since the user signed in; older sign-ins get 401
+        with the RFC 9470 challenge (``error="insufficient_user_authentication"``).
         """
         # Validate now, at import time of the app, not on the first request.
-        self.verifier._extra(groups, all_groups, scopes, all_scopes)
+        self.verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
         return _Required(
             self.verifier,
             self.model,
@@ -194,4 +235,37 @@ class CognitoAuth(_Required):
             all_groups=all_groups,
             scopes=scopes,
             all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
+        )
+
+    def as_model(
+        self,
+        claims_model: type[M],
+        *,
+        aliases: Mapping[str, str] | None = None,
+        groups: Names = None,
+        all_groups: Names = None,
+        scopes: Names = None,
+        all_scopes: Names = None,
+        max_auth_age: float | None = None,
+    ) -> _Modeled[M]:
+        """A dependency returning the verified claims as ``claims_model`` (a dataclass
+        or pydantic model): ``caller: Annotated[Caller, Depends(auth.as_model(Caller))]``.
+
+        Requirements as in :meth:`require`; ``aliases`` maps field names to claim
+        names (see ``Claims.to_model``). Claims that do not fit the model answer 500
+        (``claims_model_mismatch``): the model, not the caller, needs fixing.
+        """
+        self.verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        return _Modeled(
+            self.verifier,
+            self.model,
+            self.scheme_name,
+            claims_model,
+            aliases,
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
         )

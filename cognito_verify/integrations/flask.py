@@ -182,6 +182,7 @@ class CognitoAuth:
         scopes: Groups = None,
         all_scopes: Groups = None,
         optional: bool = False,
+        max_auth_age: float | None = None,
     ) -> Claims | None:
         """Verify the current request's bearer token, store and return its claims.
 
@@ -202,7 +203,12 @@ class CognitoAuth:
             # Flask runs an async view in its own event loop, so a blocking key fetch
             # here holds up this request only; the sync path works for both.
             claims = verifier.verify(
-                token, groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
+                token,
+                groups=groups,
+                all_groups=all_groups,
+                scopes=scopes,
+                all_scopes=all_scopes,
+                max_auth_age=max_auth_age,
             )
         except CognitoVerifyError as exc:
             # An optional route still refuses a bad token: a client that sent one
@@ -224,6 +230,7 @@ class CognitoAuth:
         scopes: Groups = None,
         all_scopes: Groups = None,
         optional: bool = False,
+        max_auth_age: float | None = None,
     ) -> Callable[[F], F]: ...
 
     def required(
@@ -235,6 +242,7 @@ class CognitoAuth:
         scopes: Groups = None,
         all_scopes: Groups = None,
         optional: bool = False,
+        max_auth_age: float | None = None,
     ) -> F | Callable[[F], F]:
         """Decorate a view (sync or async) so it runs only for an accepted token.
 
@@ -243,6 +251,8 @@ class CognitoAuth:
         ``optional=True`` a request without a token reaches the view with
         ``g.cognito_claims = None``; a bad token is still refused. Usable bare
         (``@auth.required``) or called (``@auth.required(groups="admin")``).
+        ``max_auth_age``: seconds since the user signed in (step-up); older sign-ins
+        get 401 with ``error="insufficient_user_authentication"`` and ``max_age``.
         """
         options: dict[str, Any] = {
             "groups": groups,
@@ -250,9 +260,10 @@ class CognitoAuth:
             "scopes": scopes,
             "all_scopes": all_scopes,
             "optional": optional,
+            "max_auth_age": max_auth_age,
         }
         # Bad requirement values are a programming error: fail at decoration time.
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
 
         def decorate(fn: F) -> F:
             if inspect.iscoroutinefunction(fn):

@@ -156,6 +156,7 @@ class CognitoAuthBackend(AuthenticationBackend):
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
     ) -> Callable[[F], F]:
         """Decorate an endpoint (function or ``HTTPEndpoint`` method, sync or async,
         HTTP or WebSocket) to need a verified caller with these groups / scopes.
@@ -163,22 +164,47 @@ class CognitoAuthBackend(AuthenticationBackend):
         Unlike Starlette's ``@requires``: anonymous gets 401 with
         ``WWW-Authenticate: Bearer``, a missing group 403, a missing scope 403 with
         ``error="insufficient_scope"``, all with our JSON body. A WebSocket is
-        closed with 1008 (policy violation).
+        closed with 1008 (policy violation). ``max_auth_age``: seconds since sign-in
+        (older: 401 with the RFC 9470 ``insufficient_user_authentication`` challenge).
         """
         verifier = self.verifier
-        verifier._extra(groups, all_groups, scopes, all_scopes)  # fail at import, not per call
-        needs = dict(groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes)
+        # fail at import, not per call
+        verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        needs: dict[str, Any] = dict(
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
+        )
 
-        def check(conn: HTTPConnection) -> CognitoVerifyError | None:
+        def caller(conn: HTTPConnection) -> CognitoUser | CognitoVerifyError:
             if "user" not in conn.scope:
                 # A developer error, not a refusal: answering 401 would hide it.
                 raise RuntimeError("@require needs the middleware: backend.middleware()")
             user = conn.scope["user"]
             if not isinstance(user, CognitoUser):
                 return MissingTokenError("the request is not authenticated")
+            return user
+
+        def check(conn: HTTPConnection) -> CognitoVerifyError | None:
+            user = caller(conn)
+            if isinstance(user, CognitoVerifyError):
+                return user
             try:
                 # The requirements are checked by the core, on the verified claims.
                 verifier.authorize(user.claims, **needs)
+            except CognitoVerifyError as exc:
+                return exc
+            return None
+
+        async def acheck(conn: HTTPConnection) -> CognitoVerifyError | None:
+            user = caller(conn)
+            if isinstance(user, CognitoVerifyError):
+                return user
+            try:
+                # Awaited: the verifier's custom_check may be async.
+                await verifier.aauthorize(user.claims, **needs)
             except CognitoVerifyError as exc:
                 return exc
             return None
@@ -189,7 +215,7 @@ class CognitoAuthBackend(AuthenticationBackend):
                 @functools.wraps(func)
                 async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                     conn = _connection(args, kwargs)
-                    error = check(conn)
+                    error = await acheck(conn)
                     if error is None:
                         return await func(*args, **kwargs)
                     if isinstance(conn, WebSocket):

@@ -44,6 +44,8 @@ class CognitoWSGIMiddleware:
             refused either way.
         groups / all_groups / scopes / all_scopes: requirements for every request,
             on top of the verifier's own (403 when not met).
+        max_auth_age: seconds since sign-in allowed for every request (401 with the
+            RFC 9470 step-up challenge when older).
         environ_key: where the claims go.
     """
 
@@ -58,6 +60,7 @@ class CognitoWSGIMiddleware:
         all_groups: Groups = None,
         scopes: Groups = None,
         all_scopes: Groups = None,
+        max_auth_age: float | None = None,
         environ_key: str = ENVIRON_KEY,
     ) -> None:
         if isinstance(exclude_paths, str):
@@ -70,14 +73,15 @@ class CognitoWSGIMiddleware:
         self._prefixes = tuple(
             _normal(p).rstrip("/") + "/" for p in exclude_paths if p.endswith("/")
         )
-        self._requirements = {
+        self._requirements: dict[str, Any] = {
             "groups": groups,
             "all_groups": all_groups,
             "scopes": scopes,
             "all_scopes": all_scopes,
+            "max_auth_age": max_auth_age,
         }
         # Bad requirement values are a programming error: fail at construction.
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
 
     def _excluded(self, path: str) -> bool:
         # Normalise first, so "/health/../admin" is judged as "/admin": a router that
