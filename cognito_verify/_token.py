@@ -369,8 +369,9 @@ def _show(value: object, limit: int = 80) -> str:
 
 # The claims Cognito defines that this library reads or exposes (through ``Claims``),
 # each with the JSON type Cognito writes (docs/claims.md; AWS Developer Guide, "Using
-# the ID token" / "Using the access token"). Checked in one place, ``check_types``, on
-# every verification, whatever client_id / token_use / other options say: a check
+# the ID token" / "Using the access token"). Checked in one place, ``_fast_types``
+# (with ``_type_error`` for the precise message), called by ``check_claims`` on every
+# verification, whatever client_id / token_use / other options say: a check
 # switched off on purpose must not switch off the type of what user code reads.
 # Claims not listed (custom:*, identities, pre-token-generation claims, email_verified,
 # which emulators write as the string "true") are any JSON and never read here.
@@ -417,15 +418,6 @@ _JSON_NAMES = {
 
 def _json_type(value: object) -> str:
     return _JSON_NAMES.get(type(value), type(value).__name__)
-
-
-def check_types(payload: Mapping[str, Any]) -> None:
-    """The claim table's types (and required claims), whatever the configuration.
-
-    Raises ``InvalidClaimError`` (or the subclass of that claim's own check) naming
-    the first claim of ``CLAIM_TYPES`` that is missing or mistyped.
-    """
-    _fast_types(payload, payload.get)
 
 
 def _fast_types(payload: Mapping[str, Any], get: Any) -> tuple[Any, ...]:
