@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint typecheck unit bench bench-coldstart fuzz clean test-all test-pythons package
+.PHONY: demo test lint typecheck unit bench bench-coldstart bench-instructions fuzz clean test-all test-pythons package
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,12 @@ bench-coldstart: | $(COLD_VENV)/bin/python
 	$(COLD_VENV)/bin/python -m pip --disable-pip-version-check -q install '.[all]'
 	$(COLD_VENV)/bin/python -m pip --disable-pip-version-check -q install --force-reinstall --no-deps .
 	cd / && $(abspath $(COLD_VENV))/bin/python $(CURDIR)/benchmarks/coldstart.py $(COLD_RUNS)
+
+# Deterministic CPU instruction counts (valgrind callgrind) of verify, averify, the token
+# cache, the RSA floor and a minimal inline pipeline on six token shapes, with the
+# targets' verdicts and where the instructions go. About 1-2 minutes; needs valgrind.
+bench-instructions: $(VENV)/.test
+	$(BIN)/python -m benchmarks.instructions
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) $(COLD_VENV) .nox .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info

@@ -5,7 +5,8 @@ this process has already verified. An entry maps the exact token string to the
 ``Claims`` it produced, the time window in which those claims are valid, and the
 version of the key set that verified it. The verifier re-checks on every hit:
 
-* the window (``iat``/``nbf`` - leeway <= now < ``exp`` + leeway) against its clock,
+* the window (``iat``/``nbf`` - leeway - clock_skew <= now < ``exp`` + leeway) against
+  its clock,
   so an entry never outlives the token;
 * the key source's ``version``, so a changed key set drops every entry it vouched for;
 * and the verifier runs the rules after the claims on every hit, exactly as on a
@@ -50,7 +51,7 @@ MAX_CACHED_TOKEN_LENGTH = 6 * 1024
 
 # What a hit needs to re-check before the claims may be returned, as a plain tuple
 # (no NamedTuple: building one runs Python code, and this is built on every miss):
-# (claims, not_before = max(iat, nbf) - leeway, not_after = exp + leeway,
+# (claims, not_before = max(iat, nbf) - leeway - clock_skew, not_after = exp + leeway,
 #  the key source that verified the token, that source's version at the time).
 Entry = tuple[Claims, float, float, Any, int]
 
@@ -76,7 +77,15 @@ class TokenCache:
     def __len__(self) -> int:
         return len(self._data)
 
-    def put(self, token: str, claims: Claims, leeway: float, source: Any, version: int) -> None:
+    def put(
+        self,
+        token: str,
+        claims: Claims,
+        leeway: float,
+        source: Any,
+        version: int,
+        clock_skew: float = 0.0,
+    ) -> None:
         """Store a token that just passed every check (a no-op when disabled)."""
         if not self.size or len(token) > MAX_CACHED_TOKEN_LENGTH:
             return
@@ -87,7 +96,7 @@ class TokenCache:
         # source.fresh_until on the monotonic clock): a hit skips the key lookup that
         # would refresh the set, so a key removed from the JWKS must not keep vouching.
         not_after = data["exp"] + leeway
-        entry: Entry = (claims, start - leeway, not_after, source, version)
+        entry: Entry = (claims, start - leeway - clock_skew, not_after, source, version)
         items = self._data
         with self._lock:
             items[token] = entry

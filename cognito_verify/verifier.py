@@ -94,7 +94,13 @@ class CognitoVerifier:
             RFC 9470 step-up); tokens without ``auth_time`` (machine tokens) are
             refused too. ``verify(token, max_auth_age=...)`` sets it per call; the
             stricter of the two applies.
-        leeway: seconds of clock skew tolerated on ``exp``, ``iat`` and ``nbf``.
+        leeway: seconds of clock skew tolerated on ``exp``, ``iat`` and ``nbf``
+            (default 0: a token is refused from the second of its ``exp``).
+        clock_skew: seconds ``iat`` and ``nbf`` may lie in the future, on top of
+            ``leeway`` (default 5). Cognito writes ``iat`` in whole seconds, so a
+            token used at once by a server whose clock is a fraction of a second
+            behind Cognito's looks issued in the future; 5 s covers that and ordinary
+            NTP drift. ``exp`` is never extended by it. 0 for the strict reading.
         jwks: a JWKS dict; keys are then fully offline and never fetched.
         jwks_url: fetch keys from here (an emulator, a proxy); ``iss`` is still
             checked against the real Cognito issuer unless ``issuer`` is given.
@@ -175,6 +181,7 @@ class CognitoVerifier:
         is_revoked: RevocationCheck | None = None,
         max_auth_age: float | None = None,
         leeway: float = 0.0,
+        clock_skew: float = 5.0,
         jwks: Mapping[str, Any] | None = None,
         jwks_url: str | None = None,
         issuer: str | None = None,
@@ -236,7 +243,7 @@ class CognitoVerifier:
         if not all(isinstance(p, UserPool) for p in pools):
             raise ConfigurationError("pools must be a list of UserPool objects")
 
-        for name, value in (("leeway", leeway),):
+        for name, value in (("leeway", leeway), ("clock_skew", clock_skew)):
             if (
                 isinstance(value, bool)
                 or not isinstance(value, int | float)
@@ -245,6 +252,10 @@ class CognitoVerifier:
                 raise ConfigurationError(f"{name} must be a number of seconds >= 0, got {value!r}")
         if leeway > 300:
             raise ConfigurationError(f"leeway of {leeway}s is too large; keep it under 300 seconds")
+        if clock_skew > 300:
+            raise ConfigurationError(
+                f"clock_skew of {clock_skew}s is too large; keep it under 300 seconds"
+            )
         if not isinstance(max_token_length, int) or max_token_length < 256:
             raise ConfigurationError("max_token_length must be an int of at least 256")
         if not callable(clock):
@@ -283,6 +294,7 @@ class CognitoVerifier:
         # True when a verified token needs no further rule: the hot path's shortcut.
         self._plain = not self._requirements and custom_check is None and is_revoked is None
         self._leeway = float(leeway)
+        self._clock_skew = float(clock_skew)
         self._clock = clock
         self._monotonic = monotonic
         self._max_length = max_token_length
@@ -410,6 +422,7 @@ class CognitoVerifier:
                 token_use=pool.token_use,
                 now=self._clock(),
                 leeway=self._leeway,
+                clock_skew=self._clock_skew,
             )
         except CognitoVerifyError as exc:
             # Signed by the pool: who was refused may be logged (never the token).
@@ -536,7 +549,9 @@ class CognitoVerifier:
         cached or not, so an entry never carries a verdict, only verified claims."""
         claims = self._finish(step.parsed, step.pool, key)
         if type(token) is str:
-            self._cache.put(token, claims, self._leeway, step.source, step.version)
+            self._cache.put(
+                token, claims, self._leeway, step.source, step.version, self._clock_skew
+            )
         return claims
 
     @staticmethod
