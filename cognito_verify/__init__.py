@@ -5,13 +5,16 @@ verifier = CognitoVerifier("eu-west-1_AbCdEf123", client_id="...", token_use="ac
 claims = verifier.verify(token)          # or: await verifier.averify(token)
 """
 
-from ._keys import KeyStats
+from ._policy import KeyPolicy, KeyStats
 from ._pool import UserPool
+from ._tenants import PoolResolverStats
+from .alb import AlbVerifier
 from .claims import Claims
 from .errors import (
     ClaimsModelError,
     CognitoVerifyError,
     ConfigurationError,
+    CrossSiteRequestError,
     CustomCheckError,
     ForbiddenError,
     InsufficientUserAuthenticationError,
@@ -20,6 +23,7 @@ from .errors import (
     InvalidHeaderError,
     InvalidIssuerError,
     InvalidSignatureError,
+    InvalidSignerError,
     InvalidTokenError,
     InvalidTokenUseError,
     JWKSError,
@@ -27,6 +31,7 @@ from .errors import (
     MissingGroupError,
     MissingScopeError,
     MissingTokenError,
+    PoolResolverError,
     RevocationCheckError,
     TokenExpiredError,
     TokenNotYetValidError,
@@ -41,8 +46,11 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "CognitoVerifier",
+    "AlbVerifier",
     "UserPool",
+    "KeyPolicy",
     "KeyStats",
+    "PoolResolverStats",
     "Claims",
     "CognitoVerifyError",
     "ConfigurationError",
@@ -51,6 +59,7 @@ __all__ = [
     "MalformedTokenError",
     "UnsupportedAlgorithmError",
     "InvalidHeaderError",
+    "InvalidSignerError",
     "UnknownKeyError",
     "UnusableKeyError",
     "InvalidSignatureError",
@@ -64,9 +73,11 @@ __all__ = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "CrossSiteRequestError",
     "TokenRevokedError",
     "InsufficientUserAuthenticationError",
     "JWKSError",
+    "PoolResolverError",
     "RevocationCheckError",
     "ClaimsModelError",
     "__version__",

@@ -5,7 +5,8 @@ this process has already verified. An entry maps the exact token string to the
 ``Claims`` it produced, the time window in which those claims are valid, and the
 version of the key set that verified it. The verifier re-checks on every hit:
 
-* the window (``iat``/``nbf`` - leeway <= now < ``exp`` + leeway) against its clock,
+* the window (``iat``/``nbf`` - leeway - clock_skew <= now < ``exp`` + leeway) against
+  its clock,
   so an entry never outlives the token;
 * the key source's ``version``, so a changed key set drops every entry it vouched for;
 * and the verifier runs the rules after the claims on every hit, exactly as on a
@@ -31,7 +32,9 @@ little.
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -48,7 +51,7 @@ MAX_CACHED_TOKEN_LENGTH = 6 * 1024
 
 # What a hit needs to re-check before the claims may be returned, as a plain tuple
 # (no NamedTuple: building one runs Python code, and this is built on every miss):
-# (claims, not_before = max(iat, nbf) - leeway, not_after = exp + leeway,
+# (claims, not_before = max(iat, nbf) - leeway - clock_skew, not_after = exp + leeway,
 #  the key source that verified the token, that source's version at the time).
 Entry = tuple[Claims, float, float, Any, int]
 
@@ -56,7 +59,7 @@ Entry = tuple[Claims, float, float, Any, int]
 class TokenCache:
     """A bounded map from token string to :class:`Entry`; ``size=0`` stores nothing."""
 
-    __slots__ = ("size", "_data", "_lock", "get")
+    __slots__ = ("size", "_data", "_lock", "get", "__weakref__")
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -64,22 +67,36 @@ class TokenCache:
         self._lock = threading.Lock()
         # Bound once: the hot path is then one C call.
         self.get = self._data.get
+        _LIVE.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        # A thread of the parent may have held the lock at the fork; it does not exist
+        # in the child, so the lock would never be released there.
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._data)
 
-    def put(self, token: str, claims: Claims, leeway: float, source: Any, version: int) -> None:
+    def put(
+        self,
+        token: str,
+        claims: Claims,
+        leeway: float,
+        source: Any,
+        version: int,
+        clock_skew: float = 0.0,
+    ) -> None:
         """Store a token that just passed every check (a no-op when disabled)."""
         if not self.size or len(token) > MAX_CACHED_TOKEN_LENGTH:
             return
         data = claims._data
         iat, nbf = data["iat"], data.get("nbf")
         start = iat if nbf is None or nbf < iat else nbf
-        # The entry also ends when the key set reaches its maximum age: a hit skips the
-        # key lookup that would refresh the set, so a key removed from the JWKS must
-        # not keep vouching for cached tokens (fresh_until is +inf for offline keys).
-        not_after = min(data["exp"] + leeway, source.fresh_until)
-        entry: Entry = (claims, start - leeway, not_after, source, version)
+        # A hit also needs the key set younger than its maximum age (the verifier checks
+        # source.fresh_until on the monotonic clock): a hit skips the key lookup that
+        # would refresh the set, so a key removed from the JWKS must not keep vouching.
+        not_after = data["exp"] + leeway
+        entry: Entry = (claims, start - leeway - clock_skew, not_after, source, version)
         items = self._data
         with self._lock:
             items[token] = entry
@@ -95,3 +112,15 @@ class TokenCache:
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+
+
+_LIVE: weakref.WeakSet[TokenCache] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for cache in list(_LIVE):
+        cache._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

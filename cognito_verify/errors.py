@@ -10,6 +10,7 @@ The tree::
     │   ├── MalformedTokenError            not a compact JWS, bad base64url/JSON, too large
     │   ├── UnsupportedAlgorithmError      header alg is not RS256 (none, HS256, ES256, ...)
     │   ├── InvalidHeaderError             kid missing/not a string, crit present, ...
+    │   ├── InvalidSignerError             x-amzn-oidc-data signed by a load balancer not configured
     │   ├── UnknownKeyError                kid not in the pool's key set
     │   ├── UnusableKeyError               the pool's JWK for that kid is not an RS256 signing key
     │   ├── InvalidSignatureError          signature does not verify
@@ -24,8 +25,10 @@ The tree::
     ├── ForbiddenError             403     the token is valid, the caller lacks a permission
     │   ├── MissingGroupError              not in a required cognito:groups group
     │   ├── MissingScopeError              no required OAuth scope
+    │   ├── CrossSiteRequestError          a cookie token on an unsafe method, no proof of origin
     │   └── CustomCheckError               a user-supplied check refused the claims
     ├── JWKSError                  503     keys could not be fetched and none are cached
+    │   └── PoolResolverError              the pool_resolver failed (raised, timed out, bad answer)
     ├── RevocationCheckError       503     the is_revoked hook failed: refused, fail closed
     └── ClaimsModelError           500     verified claims do not fit the application's model
 
@@ -42,6 +45,7 @@ refused caller can be logged; it is ``None`` for errors raised before the signat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -55,6 +59,7 @@ __all__ = [
     "MalformedTokenError",
     "UnsupportedAlgorithmError",
     "InvalidHeaderError",
+    "InvalidSignerError",
     "UnknownKeyError",
     "UnusableKeyError",
     "InvalidSignatureError",
@@ -68,9 +73,11 @@ __all__ = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "CrossSiteRequestError",
     "TokenRevokedError",
     "InsufficientUserAuthenticationError",
     "JWKSError",
+    "PoolResolverError",
     "RevocationCheckError",
     "ClaimsModelError",
 ]
@@ -130,6 +137,13 @@ class InvalidHeaderError(InvalidTokenError):
     code = "invalid_header"
 
 
+class InvalidSignerError(InvalidTokenError):
+    """An ``x-amzn-oidc-data`` token whose ``signer`` is not a configured load balancer
+    ARN (another load balancer, account or region): see ``AlbVerifier``."""
+
+    code = "invalid_signer"
+
+
 class UnknownKeyError(InvalidTokenError):
     code = "unknown_key"
 
@@ -180,9 +194,30 @@ class MissingGroupError(ForbiddenError):
 class MissingScopeError(ForbiddenError):
     code = "insufficient_scope"
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        claims: Claims | None = None,
+        scopes: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message, code=code, claims=claims)
+        #: The scopes that would have satisfied the requirement (for the RFC 6750
+        #: ``scope="..."`` challenge); empty when unknown.
+        self.scopes: tuple[str, ...] = tuple(scopes)
+
 
 class CustomCheckError(ForbiddenError):
     code = "custom_check_failed"
+
+
+class CrossSiteRequestError(ForbiddenError):
+    """A token taken from a cookie on a state-changing request (or a WebSocket
+    handshake) that shows no sign of coming from the app's own pages: refused as
+    cross-site request forgery (see ``TokenSource.cookie``)."""
+
+    code = "cross_site_request"
 
 
 class TokenRevokedError(InvalidTokenError):
@@ -234,3 +269,13 @@ class ClaimsModelError(CognitoVerifyError):
 
     code = "claims_model_mismatch"
     status_code = 500
+
+
+class PoolResolverError(JWKSError):
+    """The ``pool_resolver`` raised, timed out or answered something other than a
+    ``UserPool`` or None: the token is refused (fail closed) with 503, as for keys
+    that cannot be fetched. Its failure says nothing about the token, so a 401 would
+    tell a genuine client to discard a good token and would hide an outage among
+    ordinary refusals."""
+
+    code = "pool_resolver_failed"

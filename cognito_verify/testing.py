@@ -29,12 +29,21 @@ from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ._pool import TokenUse, partition_domain
 from .verifier import CognitoVerifier
 
-__all__ = ["LocalUserPool", "JWKSServer", "b64url", "encode_token"]
+__all__ = [
+    "LocalUserPool",
+    "JWKSServer",
+    "LocalAlb",
+    "AlbKeyServer",
+    "b64url",
+    "encode_token",
+]
 
 
 def b64url(data: bytes) -> str:
@@ -270,9 +279,20 @@ class LocalUserPool:
         return httpx.MockTransport(handler)
 
     @contextmanager
-    def serve(self) -> Iterator[JWKSServer]:
-        """Serve the JWKS over real HTTP on 127.0.0.1 while the block runs."""
-        server = JWKSServer(lambda: self.jwks, path=f"/{self.user_pool_id}/.well-known/jwks.json")
+    def serve(self, port: int = 0) -> Iterator[JWKSServer]:
+        """Serve the JWKS over real HTTP on 127.0.0.1 while the block runs, at
+        ``/{user_pool_id}/.well-known/jwks.json`` (Cognito's path).
+
+        Args:
+            port: the TCP port; 0 (the default) picks a free one (``server.jwks_url``
+                says which).
+
+        Raises:
+            OSError: the port cannot be bound (in use, or privileged).
+        """
+        server = JWKSServer(
+            lambda: self.jwks, path=f"/{self.user_pool_id}/.well-known/jwks.json", port=port
+        )
         with server:
             yield server
 
@@ -283,7 +303,9 @@ class JWKSServer:
     ``request_count`` counts the requests it answered; ``jwks_url`` is its address.
     """
 
-    def __init__(self, jwks: Callable[[], Mapping[str, Any]], path: str = "/jwks.json") -> None:
+    def __init__(
+        self, jwks: Callable[[], Mapping[str, Any]], path: str = "/jwks.json", port: int = 0
+    ) -> None:
         self._jwks = jwks
         self.path = path
         self.request_count = 0
@@ -307,7 +329,7 @@ class JWKSServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -319,6 +341,228 @@ class JWKSServer:
     def __enter__(self) -> JWKSServer:
         # A short poll interval: shutdown() waits up to one interval, and the default
         # 0.5 s would add half a second to every test that uses a server.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+
+# --- Application Load Balancer ----------------------------------------------------------
+
+
+def _b64_padded(data: bytes) -> str:
+    """base64url with its "=" padding kept, as the load balancer writes its segments."""
+    return base64.urlsafe_b64encode(data).decode("ascii")
+
+
+class LocalAlb:
+    """An in-process stand-in for an Application Load Balancer's ``authenticate-cognito``
+    rule: mints ``x-amzn-oidc-data`` tokens as the load balancer does (ES256, padded
+    base64url segments, header ``alg``/``kid``/``signer``/``iss``/``client``/``exp``)
+    and serves its public keys, one PEM per kid, from a real loopback server.
+
+    Args:
+        alb_arn: the ``signer`` written in every token.
+        pool: the user pool behind the rule; its issuer and first app client become
+            ``iss`` and ``client``, and :meth:`headers` adds a real access token of it.
+        issuer / client_id: instead of ``pool``.
+        clock: Unix time source for ``exp``.
+        lifetime: seconds until ``exp`` (the load balancer's tokens are short-lived).
+    """
+
+    def __init__(
+        self,
+        alb_arn: str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:"
+        "loadbalancer/app/local-alb/50dc6c495c0c9188",
+        *,
+        pool: LocalUserPool | None = None,
+        issuer: str | None = None,
+        client_id: str | None = None,
+        clock: Callable[[], float] = time.time,
+        lifetime: float = 120,
+    ) -> None:
+        self.alb_arn = alb_arn
+        self.pool = pool
+        self.issuer = issuer or (pool.issuer if pool else LocalUserPool().issuer)
+        self.client_id = client_id or (pool.client_id if pool else "3n4b5urk1ft4fl3mg5e62d9ado")
+        self.clock = clock
+        self.lifetime = lifetime
+        self._keys: dict[str, ec.EllipticCurvePrivateKey] = {}
+        self.kid = self.add_key()
+
+    # --- keys ------------------------------------------------------------------------
+
+    @property
+    def private_key(self) -> ec.EllipticCurvePrivateKey:
+        return self._keys[self.kid]
+
+    def add_key(self, key: ec.EllipticCurvePrivateKey | None = None) -> str:
+        """Publish a new P-256 key under a fresh UUID kid (not yet signing); its kid."""
+        kid = str(uuid.uuid4())
+        self._keys[kid] = key or ec.generate_private_key(ec.SECP256R1())
+        return kid
+
+    def rotate_key(self) -> str:
+        """Sign with a new key from now on; the old one stays published."""
+        self.kid = self.add_key()
+        return self.kid
+
+    def remove_key(self, kid: str) -> None:
+        del self._keys[kid]
+
+    def public_key_pem(self, kid: str) -> bytes | None:
+        """The PEM the key endpoint serves for ``kid`` (None: no such key)."""
+        key = self._keys.get(kid)
+        if key is None:
+            return None
+        return key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+
+    # --- tokens ----------------------------------------------------------------------
+
+    def sign(
+        self,
+        header: Mapping[str, Any],
+        payload: Mapping[str, Any],
+        *,
+        key: ec.EllipticCurvePrivateKey | None = None,
+        padded: bool = True,
+    ) -> str:
+        """Serialize and sign (ES256, signature ``r || s``) any header and payload;
+        ``padded=False`` writes unpadded base64url instead of the load balancer's form."""
+        enc = _b64_padded if padded else b64url
+        signing_input = f"{enc(_json(header))}.{enc(_json(payload))}"
+        der = (key or self.private_key).sign(
+            signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256())
+        )
+        r, s = decode_dss_signature(der)
+        return f"{signing_input}.{enc(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+    def data_token(
+        self,
+        username: str = "alice",
+        *,
+        email: str | None = "alice@example.com",
+        claims: Mapping[str, Any] | None = None,
+        header: Mapping[str, Any] | None = None,
+        lifetime: float | None = None,
+        padded: bool = True,
+    ) -> str:
+        """An ``x-amzn-oidc-data`` value for ``username``; ``claims`` / ``header``
+        override or add payload / header fields (``None`` values remove them)."""
+        exp = int(self.clock() + (self.lifetime if lifetime is None else lifetime))
+        head: dict[str, Any] = {
+            "typ": "JWT",
+            "kid": self.kid,
+            "alg": "ES256",
+            "iss": self.issuer,
+            "client": self.client_id,
+            "signer": self.alb_arn,
+            "exp": exp,
+        }
+        body: dict[str, Any] = {"sub": self.sub(username), "username": username}
+        if email is not None:
+            body.update(email=email, email_verified="true")
+        body.update(exp=exp, iss=self.issuer)
+        for target, extra in ((head, header), (body, claims)):
+            for name, value in (extra or {}).items():
+                if value is None:
+                    target.pop(name, None)
+                else:
+                    target[name] = value
+        return self.sign(head, body, padded=padded)
+
+    def sub(self, username: str) -> str:
+        """The ``sub`` of ``username`` (the pool's, when a pool is attached)."""
+        pool_id = self.pool.user_pool_id if self.pool else "alb"
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{pool_id}/{username}"))
+
+    def headers(self, username: str = "alice", **options: Any) -> dict[str, str]:
+        """The three headers the load balancer adds to a request it forwards:
+        ``x-amzn-oidc-data``, ``x-amzn-oidc-identity`` and, with a pool, a real
+        ``x-amzn-oidc-accesstoken`` (without a ``Bearer`` prefix)."""
+        out = {
+            "x-amzn-oidc-data": self.data_token(username, **options),
+            "x-amzn-oidc-identity": self.sub(username),
+        }
+        if self.pool is not None:
+            out["x-amzn-oidc-accesstoken"] = self.pool.access_token(username)
+        return out
+
+    # --- serving the keys --------------------------------------------------------------
+
+    def verifier(self, public_keys_url: str, **options: Any) -> Any:
+        """An ``AlbVerifier`` for this load balancer, its keys fetched from
+        ``public_keys_url`` (``server.public_keys_url`` of :meth:`serve`)."""
+        from .alb import AlbVerifier
+
+        options.setdefault("client_id", self.client_id)
+        return AlbVerifier(
+            self.alb_arn, issuer=self.issuer, public_keys_url=public_keys_url, **options
+        )
+
+    @contextmanager
+    def serve(self) -> Iterator[AlbKeyServer]:
+        """Serve the public keys over real HTTP/1.1 on 127.0.0.1 while the block runs."""
+        with AlbKeyServer(self.public_key_pem) as server:
+            yield server
+
+
+class AlbKeyServer:
+    """A real loopback HTTP/1.1 (keep-alive) server answering ``GET /{kid}`` with the
+    PEM ``pem(kid)`` returns, 404 when it returns None.
+
+    ``request_count`` counts every request, ``requests`` lists the paths asked for;
+    set ``status`` to another code (503) to simulate an outage, ``delay`` to answer
+    that many seconds late.
+    """
+
+    def __init__(self, pem: Callable[[str], bytes | None]) -> None:
+        self._pem = pem
+        self.request_count = 0
+        self.requests: list[str] = []
+        self.status = 200
+        self.delay = 0.0
+        self._count_lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                with outer._count_lock:
+                    outer.request_count += 1
+                    outer.requests.append(self.path)
+                if outer.delay:
+                    time.sleep(outer.delay)
+                body = outer._pem(self.path.lstrip("/")) if outer.status == 200 else None
+                status = outer.status if outer.status != 200 else (200 if body else 404)
+                body = body or b"no such key"
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-pem-file")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def public_keys_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> AlbKeyServer:
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

@@ -13,16 +13,31 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import httpx
+import anyio
 
 from . import _token
 from ._cache import DEFAULT_CACHE_SIZE, TokenCache
-from ._keys import KeyPolicy, KeyStats, RemoteKeys, StaticKeys
+from ._hints import paste_hint
+from ._policy import KeyPolicy, KeyStats
 from ._pool import MISSING, IssuerFormat, PoolConfig, TokenUse, UserPool, resolve
+from ._remote import RemoteKeys, StaticKeys
+from ._tenants import (
+    DEFAULT_POOL_CACHE_SIZE,
+    DEFAULT_POOL_CACHE_TTL,
+    DEFAULT_POOL_REFUSAL_TTL,
+    DEFAULT_POOL_RESOLVER_TIMEOUT,
+    Need,
+    PoolResolver,
+    PoolResolverStats,
+    TenantKeys,
+    Tenants,
+    resolved_pools,
+)
 from ._token import DEFAULT_MAX_TOKEN_LENGTH, ParsedToken, Requirements
 from .claims import Claims
 from .errors import (
@@ -32,15 +47,19 @@ from .errors import (
     InvalidIssuerError,
     InvalidTokenError,
     JWKSError,
+    MalformedTokenError,
     RevocationCheckError,
     TokenRevokedError,
 )
+
+if TYPE_CHECKING:  # httpx itself is imported only when you pass its clients
+    import httpx
 
 __all__ = ["CognitoVerifier"]
 
 log = logging.getLogger("cognito_verify")
 
-KeySource = RemoteKeys | StaticKeys
+KeySource = RemoteKeys[Any] | StaticKeys | TenantKeys
 #: ``custom_check=``: a plain function, or an ``async def`` (then only ``averify`` works).
 CustomCheck = Callable[[Claims], bool | Awaitable[bool]]
 #: ``is_revoked=``: answers True (revoked) or False; sync or ``async def``.
@@ -75,7 +94,13 @@ class CognitoVerifier:
             RFC 9470 step-up); tokens without ``auth_time`` (machine tokens) are
             refused too. ``verify(token, max_auth_age=...)`` sets it per call; the
             stricter of the two applies.
-        leeway: seconds of clock skew tolerated on ``exp``, ``iat`` and ``nbf``.
+        leeway: seconds of clock skew tolerated on ``exp``, ``iat`` and ``nbf``
+            (default 0: a token is refused from the second of its ``exp``).
+        clock_skew: seconds ``iat`` and ``nbf`` may lie in the future, on top of
+            ``leeway`` (default 5). Cognito writes ``iat`` in whole seconds, so a
+            token used at once by a server whose clock is a fraction of a second
+            behind Cognito's looks issued in the future; 5 s covers that and ordinary
+            NTP drift. ``exp`` is never extended by it. 0 for the strict reading.
         jwks: a JWKS dict; keys are then fully offline and never fetched.
         jwks_url: fetch keys from here (an emulator, a proxy); ``iss`` is still
             checked against the real Cognito issuer unless ``issuer`` is given.
@@ -87,9 +112,32 @@ class CognitoVerifier:
         pools: several pools in one verifier, as ``UserPool`` objects, instead of
             the single-pool arguments above. The token's ``iss`` picks the pool,
             among the configured ones only.
+        pool_resolver: pools resolved at run time (multi-tenant): a callable, sync or
+            ``async def``, given ``(user_pool_id, region)`` parsed from a token's
+            ``iss`` when it has exactly the Cognito issuer form and names a pool not
+            configured here; it returns that pool's ``UserPool`` (client ids, token
+            use, ...) or None to refuse it (401 ``invalid_issuer``). If it raises,
+            times out or returns anything else, the token gets ``PoolResolverError``
+            (503). An async resolver needs ``averify``. With a resolver, the static
+            pool arguments are optional. See docs/multi-tenant.md.
+        pool_cache_size: resolved pools (with their key sets) held at once, least
+            recently used dropped first (default 256).
+        pool_cache_ttl: seconds a resolution holds before the next token of that pool
+            asks the resolver again (default 300); its cached tokens are verified
+            again then, so a pool the resolver stops accepting stops within this time.
+        pool_refusal_ttl: seconds a refusal is remembered: a pool id the resolver
+            refused is refused again without a call meanwhile (default 60).
+        pool_resolver_timeout: seconds an async resolver may take, and any caller
+            waits for another caller's resolution of the same pool (default 5).
         http_client / async_http_client: ``httpx`` clients used to fetch keys, so
             proxies, TLS and timeouts are yours to set.
-        clock: returns the current Unix time; ``time.time`` by default.
+        clock: returns the current Unix time (``time.time``): the wall clock, used
+            for the token's claims (``exp``, ``iat``, ``nbf``) only.
+        monotonic: the key policy's clock (``time.monotonic``): key set age,
+            cooldowns, back-off, the stale window and fetch deadlines. A wall-clock
+            step never changes the key policy; tests inject both.
+        key_policy: a ``KeyPolicy`` with every key-cache setting in one value,
+            instead of the ``jwks_*`` keywords below (not both).
         max_token_length: longer inputs are refused before any decoding.
         cache_size: how many verified tokens to remember (default 2048, under 32 MB
             even when every cached token is at the 6 KiB cacheable limit; 0 turns
@@ -111,6 +159,8 @@ class CognitoVerifier:
             (default 2); jwks_connect_timeout: for the TCP/TLS connect (default 1).
         jwks_max_bytes: larger JWKS responses are refused while streaming
             (default 1 MiB). See docs/keys.md for the whole cache policy.
+            An endpoint answering 403/404 with no keys held is not asked again for
+            ``KeyPolicy.absent_cooldown`` (300 s); tokens naming it get 401 at once.
 
     Raises:
         TypeError: ``client_id`` or ``token_use`` was not given.
@@ -131,6 +181,7 @@ class CognitoVerifier:
         is_revoked: RevocationCheck | None = None,
         max_auth_age: float | None = None,
         leeway: float = 0.0,
+        clock_skew: float = 5.0,
         jwks: Mapping[str, Any] | None = None,
         jwks_url: str | None = None,
         issuer: str | None = None,
@@ -138,9 +189,16 @@ class CognitoVerifier:
         issuer_format: IssuerFormat = "any",
         allow_insecure_jwks_url: bool = False,
         pools: Sequence[UserPool] | None = None,
+        pool_resolver: PoolResolver | None = None,
+        pool_cache_size: int = DEFAULT_POOL_CACHE_SIZE,
+        pool_cache_ttl: float = DEFAULT_POOL_CACHE_TTL,
+        pool_refusal_ttl: float = DEFAULT_POOL_REFUSAL_TTL,
+        pool_resolver_timeout: float = DEFAULT_POOL_RESOLVER_TIMEOUT,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        key_policy: KeyPolicy | None = None,
         max_token_length: int = DEFAULT_MAX_TOKEN_LENGTH,
         jwks_max_age: float = KeyPolicy.max_age,
         unknown_kid_cooldown: float = KeyPolicy.unknown_kid_cooldown,
@@ -151,6 +209,8 @@ class CognitoVerifier:
         jwks_connect_timeout: float = KeyPolicy.connect_timeout,
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
+        if pools is None and user_pool_id is None and pool_resolver is not None:
+            pools = []  # resolved pools only
         if pools is None:
             if user_pool_id is None:
                 raise TypeError("user_pool_id is required (or pass pools=[UserPool(...), ...])")
@@ -178,12 +238,12 @@ class CognitoVerifier:
                     "pools= replaces the single-pool arguments: put user_pool_id, client_id, "
                     "token_use, jwks, jwks_url, issuer and replica_regions in each UserPool"
                 )
-            if isinstance(pools, UserPool) or not pools:
+            if isinstance(pools, UserPool) or (not pools and pool_resolver is None):
                 raise ConfigurationError("pools must be a non-empty list of UserPool objects")
         if not all(isinstance(p, UserPool) for p in pools):
             raise ConfigurationError("pools must be a list of UserPool objects")
 
-        for name, value in (("leeway", leeway),):
+        for name, value in (("leeway", leeway), ("clock_skew", clock_skew)):
             if (
                 isinstance(value, bool)
                 or not isinstance(value, int | float)
@@ -192,6 +252,10 @@ class CognitoVerifier:
                 raise ConfigurationError(f"{name} must be a number of seconds >= 0, got {value!r}")
         if leeway > 300:
             raise ConfigurationError(f"leeway of {leeway}s is too large; keep it under 300 seconds")
+        if clock_skew > 300:
+            raise ConfigurationError(
+                f"clock_skew of {clock_skew}s is too large; keep it under 300 seconds"
+            )
         if not isinstance(max_token_length, int) or max_token_length < 256:
             raise ConfigurationError("max_token_length must be an int of at least 256")
         if not callable(clock):
@@ -206,10 +270,17 @@ class CognitoVerifier:
             for name, hook in (("custom_check", custom_check), ("is_revoked", is_revoked))
             if hook is not None and _is_async(hook)
         )
-        if http_client is not None and not isinstance(http_client, httpx.Client):
-            raise ConfigurationError("http_client must be an httpx.Client")
-        if async_http_client is not None and not isinstance(async_http_client, httpx.AsyncClient):
-            raise ConfigurationError("async_http_client must be an httpx.AsyncClient")
+        if not callable(monotonic):
+            raise ConfigurationError("monotonic must be a callable returning seconds")
+        if http_client is not None or async_http_client is not None:
+            import httpx  # already imported by whoever built the client
+
+            if http_client is not None and not isinstance(http_client, httpx.Client):
+                raise ConfigurationError("http_client must be an httpx.Client")
+            if async_http_client is not None and not isinstance(
+                async_http_client, httpx.AsyncClient
+            ):
+                raise ConfigurationError("async_http_client must be an httpx.AsyncClient")
 
         self._requirements = Requirements.build(
             groups, all_groups, scopes, all_scopes, max_auth_age
@@ -223,22 +294,35 @@ class CognitoVerifier:
         # True when a verified token needs no further rule: the hot path's shortcut.
         self._plain = not self._requirements and custom_check is None and is_revoked is None
         self._leeway = float(leeway)
+        self._clock_skew = float(clock_skew)
         self._clock = clock
+        self._monotonic = monotonic
         self._max_length = max_token_length
         self._owns_http = http_client is None
-        policy = KeyPolicy.from_options(
-            max_age=jwks_max_age,
-            unknown_kid_cooldown=unknown_kid_cooldown,
-            max_stale=jwks_max_stale,
-            retry_cap=jwks_retry_cap,
-            timeout=jwks_timeout,
-            connect_timeout=jwks_connect_timeout,
-            max_bytes=jwks_max_bytes,
-        )
+        knobs = {
+            "max_age": jwks_max_age,
+            "unknown_kid_cooldown": unknown_kid_cooldown,
+            "max_stale": jwks_max_stale,
+            "retry_cap": jwks_retry_cap,
+            "timeout": jwks_timeout,
+            "connect_timeout": jwks_connect_timeout,
+            "max_bytes": jwks_max_bytes,
+        }
+        if key_policy is None:
+            policy = KeyPolicy.from_options(**knobs)
+        elif not isinstance(key_policy, KeyPolicy):
+            raise ConfigurationError("key_policy must be a KeyPolicy")
+        elif any(value != getattr(KeyPolicy, name) for name, value in knobs.items()):
+            raise ConfigurationError(
+                "key_policy= replaces the jwks_* keywords: put every setting in the KeyPolicy"
+            )
+        else:
+            policy = key_policy
+        self.key_policy = policy
 
         self.pools: tuple[PoolConfig, ...] = tuple(resolve(p) for p in pools)
         self._by_issuer: dict[str, tuple[PoolConfig, KeySource]] = {}
-        self._remote: dict[str, RemoteKeys] = {}
+        self._remote: dict[str, RemoteKeys[Any]] = {}
         for pool in self.pools:
             static = (
                 StaticKeys(pool.static_jwks, f"the jwks given for {pool.user_pool_id}")
@@ -256,41 +340,75 @@ class CognitoVerifier:
                     source = self._remote.get(url) or RemoteKeys(
                         url,
                         policy=policy,
-                        clock=clock,
+                        monotonic=monotonic,
                         http_client=http_client,
                         async_http_client=async_http_client,
                     )
                     self._remote[url] = source
                 self._by_issuer[iss] = (pool, source)
+        self._tenants = resolved_pools(
+            pool_resolver,
+            frozenset(p.user_pool_id for p in self.pools),
+            cache_size=pool_cache_size,
+            cache_ttl=pool_cache_ttl,
+            refusal_ttl=pool_refusal_ttl,
+            timeout=pool_resolver_timeout,
+            policy=policy,
+            monotonic=monotonic,
+            http_client=http_client,
+            async_http_client=async_http_client,
+        )
+        if self._tenants is not None and self._tenants.is_async:
+            self._async_hooks += ("pool_resolver",)  # verify() refuses at once
 
     def __repr__(self) -> str:
         pools = ", ".join(p.user_pool_id for p in self.pools)
-        return f"<CognitoVerifier pools=[{pools}]>"
+        resolver = ", pool_resolver" if self._tenants is not None else ""
+        return f"<CognitoVerifier pools=[{pools}]{resolver}>"
 
     # --- the rules ---------------------------------------------------------------------
 
-    def _begin(self, token: object) -> tuple[ParsedToken, PoolConfig, KeySource]:
-        parsed = _token.parse(token, self._max_length)
+    def _begin(self, token: object) -> tuple[ParsedToken, tuple[PoolConfig, KeySource] | Need]:
+        try:
+            parsed = _token.parse(token, self._max_length)
+        except MalformedTokenError as exc:
+            # Failure path only: name a copy-paste mistake (Bearer prefix, quotes,
+            # whitespace) so the message says what to fix.
+            hint = paste_hint(token)
+            if hint is None:
+                raise
+            raise MalformedTokenError(f"{exc.message}; {hint}") from None
         iss = parsed.payload.get("iss")
         entry = self._pool_for(iss) if isinstance(iss, str) else None
         if entry is None:
-            raise InvalidIssuerError(
-                "the token's issuer is not one of the configured issuers "
-                f"({', '.join(sorted(self._by_issuer))})"
-            )
-        return parsed, entry[0], entry[1]
+            raise InvalidIssuerError(self._issuer_refusal())
+        return parsed, entry
 
-    def _pool_for(self, iss: str) -> tuple[PoolConfig, KeySource] | None:
-        """The configured pool (and its key source) whose issuer is exactly ``iss``.
+    def _issuer_refusal(self) -> str:
+        configured = ", ".join(sorted(self._by_issuer))
+        if self._tenants is None:
+            return f"the token's issuer is not one of the configured issuers ({configured})"
+        # Never the token's own iss: it is unverified (and chosen by whoever sent it).
+        static = f"one of the configured issuers ({configured}) nor " if configured else ""
+        return f"the token's issuer is neither {static}a Cognito issuer the pool resolver accepts"
+
+    def _pool_for(self, iss: str) -> tuple[PoolConfig, KeySource] | Need | None:
+        """The pool (and key source) for ``iss``: a configured one, else one resolved at
+        run time (or a ``Need`` to resolve it first), else None (refused).
 
         The token is attacker-controlled until its signature verifies, so its iss is
-        only used to choose among pools known here; never to build a URL. This is the
-        one place a run-time pool resolver would plug in: given ``_pool.parse_issuer``
-        (the exact Cognito issuer form only), it would return a resolved pool here, or
-        None to refuse; an async resolver would make ``_prepare`` hand back a pending
-        step, as the key fetch does.
+        only used to choose among pools configured here, or (exactly the Cognito form,
+        see ``_tenants``) to ask the pool resolver; never to build a URL.
         """
-        return self._by_issuer.get(iss)
+        entry = self._by_issuer.get(iss)
+        if entry is None and self._tenants is not None:
+            return self._tenants.lookup(iss)
+        return entry
+
+    def _resolved(self, step: _Unresolved, entry: tuple[PoolConfig, KeySource]) -> _Pending:
+        """The pending step of a token whose pool was just resolved."""
+        pool, source = entry
+        return _Pending(step.parsed, pool, source, source.version, step.extra)
 
     def _finish(self, parsed: ParsedToken, pool: PoolConfig, key: Any) -> Claims:
         _token.verify_signature(key, parsed)
@@ -304,6 +422,7 @@ class CognitoVerifier:
                 token_use=pool.token_use,
                 now=self._clock(),
                 leeway=self._leeway,
+                clock_skew=self._clock_skew,
             )
         except CognitoVerifyError as exc:
             # Signed by the pool: who was refused may be logged (never the token).
@@ -401,17 +520,25 @@ class CognitoVerifier:
         finally:
             rules.close()
 
-    def _prepare(self, token: str | bytes, extra: Requirements) -> Claims | _Pending:
-        """Steps before the key: a still-valid cache hit, or the parsed token and its pool."""
+    def _prepare(self, token: str | bytes, extra: Requirements) -> Claims | _Pending | _Unresolved:
+        """Steps before the key: a still-valid cache hit, or the parsed token and its
+        pool (or the pool to resolve first, which only the twins can wait for)."""
         hit = self._cache_get(token) if type(token) is str else None
         if hit is not None:
             claims, not_before, not_after, source, version = hit
             # A changed key set may mean a withdrawn key: what it vouched for is verified
             # again. The window is re-checked so an entry never outlives the token's exp.
-            if version == source.version and not_before <= self._clock() < not_after:
+            if (
+                version == source.version
+                and not_before <= self._clock() < not_after
+                and self._monotonic() < source.fresh_until
+            ):
                 return claims  # the rules after the claims are the twins' to run
             self._cache.discard(token, hit)  # verified again below: the precise error
-        parsed, pool, source = self._begin(token)
+        parsed, entry = self._begin(token)
+        if isinstance(entry, Need):
+            return _Unresolved(parsed, entry, extra)
+        pool, source = entry
         # The version is read before the key: if the set changes meanwhile, the entry is
         # born stale (verified again next time), never vouched for by a withdrawn key.
         return _Pending(parsed, pool, source, source.version, extra)
@@ -422,7 +549,9 @@ class CognitoVerifier:
         cached or not, so an entry never carries a verdict, only verified claims."""
         claims = self._finish(step.parsed, step.pool, key)
         if type(token) is str:
-            self._cache.put(token, claims, self._leeway, step.source, step.version)
+            self._cache.put(
+                token, claims, self._leeway, step.source, step.version, self._clock_skew
+            )
         return claims
 
     @staticmethod
@@ -470,7 +599,9 @@ class CognitoVerifier:
             ForbiddenError: the token is valid but lacks a group/scope -> 403.
             JWKSError: the pool's keys cannot be fetched and none are cached -> 503.
             RevocationCheckError: the ``is_revoked`` hook failed -> 503.
-            ConfigurationError: a hook is async: use :meth:`averify`.
+            PoolResolverError: the ``pool_resolver`` failed -> 503 (a ``JWKSError``).
+            ConfigurationError: a hook (or ``pool_resolver``) is async: use
+                :meth:`averify`.
 
         An error raised after the signature verified carries the claims as ``.claims``.
         """
@@ -490,6 +621,8 @@ class CognitoVerifier:
         )
         try:
             step = self._prepare(token, extra)
+            if isinstance(step, _Unresolved):
+                step = self._resolved(step, self._tenants_of(step).resolve(step.need))
             claims = (
                 step
                 if isinstance(step, Claims)
@@ -515,8 +648,8 @@ class CognitoVerifier:
         all_scopes: str | Sequence[str] | None = None,
         max_auth_age: float | None = None,
     ) -> Claims:
-        """Async twin of :meth:`verify`; fetches keys with ``httpx.AsyncClient``, never
-        blocks the event loop, and awaits ``async def`` hooks."""
+        """Async twin of :meth:`verify`, on asyncio, uvloop or trio; fetching keys never
+        blocks the event loop, and ``async def`` hooks are awaited."""
         extra = (
             _NO_REQUIREMENTS
             if groups is None
@@ -528,6 +661,8 @@ class CognitoVerifier:
         )
         try:
             step = self._prepare(token, extra)
+            if isinstance(step, _Unresolved):
+                step = self._resolved(step, await self._tenants_of(step).aresolve(step.need))
             claims = (
                 step
                 if isinstance(step, Claims)
@@ -593,7 +728,21 @@ class CognitoVerifier:
         total = KeyStats()
         for source in self._remote.values():
             total += source.stats
+        if self._tenants is not None:
+            total += self._tenants.key_stats  # resolved pools, held or dropped
         return total
+
+    @property
+    def pool_resolver_stats(self) -> PoolResolverStats:
+        """Counters of ``pool_resolver`` (calls, resolved, refused, failures, refusal
+        hits, evictions, pools held); all zero without a resolver. A snapshot."""
+        if self._tenants is None:
+            return PoolResolverStats()
+        return self._tenants.stats
+
+    def _tenants_of(self, step: _Unresolved) -> Tenants:
+        assert self._tenants is not None  # only they make _Unresolved steps
+        return self._tenants
 
     def hydrate(self) -> None:
         """Fetch every pool's keys now (concurrently), so the first request does not.
@@ -604,22 +753,36 @@ class CognitoVerifier:
         sources = list(self._remote.values())
         if not sources:
             return
-        # Imported here: hydrating is rare, and importing cognito_verify stays cheap.
-        from concurrent.futures import ThreadPoolExecutor
+        # A thread per URL (a verifier has a handful): nothing imported on this path,
+        # so hydrate() in a background thread of a preloading server is fork-safe.
+        results: dict[RemoteKeys[Any], JWKSError | None] = {}
 
-        with ThreadPoolExecutor(max_workers=min(8, len(sources))) as pool:
-            results = list(pool.map(_attempt, sources))
-        self._check_hydrated(dict(zip(sources, results, strict=True)))
+        def attempt(source: RemoteKeys[Any]) -> None:
+            results[source] = _attempt(source)
+
+        threads = [threading.Thread(target=attempt, args=(s,), daemon=True) for s in sources]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        missing = JWKSError("the fetch thread ended without an outcome")
+        self._check_hydrated({s: results.get(s, missing) for s in sources})
 
     async def ahydrate(self) -> None:
         """Async twin of :meth:`hydrate`."""
         sources = list(self._remote.values())
-        import asyncio  # only here: a sync-only application never needs it
+        results: dict[RemoteKeys[Any], JWKSError | None] = {}
 
-        results = await asyncio.gather(*(_aattempt(s) for s in sources))
-        self._check_hydrated(dict(zip(sources, results, strict=True)))
+        async def attempt(source: RemoteKeys[Any]) -> None:
+            results[source] = await _aattempt(source)
 
-    def _check_hydrated(self, results: Mapping[RemoteKeys, JWKSError | None]) -> None:
+        # anyio, not asyncio: ahydrate runs under asyncio, uvloop or trio.
+        async with anyio.create_task_group() as group:
+            for source in sources:
+                group.start_soon(attempt, source)
+        self._check_hydrated(results)
+
+    def _check_hydrated(self, results: Mapping[RemoteKeys[Any], JWKSError | None]) -> None:
         for pool in self.pools:
             urls = [pool.jwks_urls[i] for i in pool.issuers if i in pool.jwks_urls]
             errors = [results[self._remote[u]] for u in urls]
@@ -637,6 +800,8 @@ class CognitoVerifier:
         if self._owns_http:
             for source in self._remote.values():
                 source.close()
+            if self._tenants is not None:
+                self._tenants.close()
 
     def __enter__(self) -> CognitoVerifier:
         return self
@@ -665,12 +830,20 @@ class _Pending(NamedTuple):
     extra: Requirements
 
 
+class _Unresolved(NamedTuple):
+    """A token whose pool the resolver must settle before the key (``pool_resolver``)."""
+
+    parsed: ParsedToken
+    need: Need
+    extra: Requirements
+
+
 def _unexpected(exc: Exception) -> InvalidTokenError:
     log.error("unexpected %s while verifying a token; refused", type(exc).__name__)
     return InvalidTokenError(f"the token could not be verified ({type(exc).__name__})")
 
 
-def _attempt(source: RemoteKeys) -> JWKSError | None:
+def _attempt(source: RemoteKeys[Any]) -> JWKSError | None:
     try:
         source.refresh()
     except JWKSError as exc:
@@ -678,7 +851,7 @@ def _attempt(source: RemoteKeys) -> JWKSError | None:
     return None
 
 
-async def _aattempt(source: RemoteKeys) -> JWKSError | None:
+async def _aattempt(source: RemoteKeys[Any]) -> JWKSError | None:
     try:
         await source.arefresh()
     except JWKSError as exc:

@@ -1,4 +1,4 @@
-"""The refusal matrix every sync-framework adapter (Flask, WSGI, Django) is tested with.
+"""The one refusal matrix every adapter is tested with, header by header.
 
 Each adapter's test app exposes the same routes, verified by a verifier for
 ``client-a`` access tokens:
@@ -7,6 +7,9 @@ Each adapter's test app exposes the same routes, verified by a verifier for
     /admin       group "admin"
     /write       scope "orders/write"
     /optional    anonymous allowed          -> {"username": null}
+
+A row's ``header`` gives the ``Authorization`` value(s) to send: ``None`` for none, a
+string for one header, a list for several headers (``as_pairs`` / ``joined``).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from cognito_verify import CognitoVerifier
 from cognito_verify.testing import LocalUserPool
 
 INVALID = 'Bearer error="invalid_token"'
-SCOPE = 'Bearer error="insufficient_scope"'
+WRITE = "orders/write"
+SCOPE = f'Bearer error="insufficient_scope", scope="{WRITE}"'
 
-Header = Callable[[LocalUserPool, Any], "str | None"]
+Header = Callable[[LocalUserPool, Any], "str | list[str] | None"]
 
 
 def bearer(token: str) -> str:
@@ -50,12 +54,42 @@ class Case:
     code: str | None = None
     challenge: str | None = None
 
+    def __str__(self) -> str:
+        return self.name
+
 
 CASES = [
     Case("no_token", "/protected", lambda p, c: None, 401, "missing_token", "Bearer"),
     Case("basic_scheme", "/protected", lambda p, c: "Basic YTpi", 401, "missing_token", "Bearer"),
+    Case("empty_bearer", "/protected", lambda p, c: "Bearer ", 401, "missing_token", "Bearer"),
     Case(
         "malformed", "/protected", lambda p, c: "Bearer not-a-jwt", 401, "malformed_token", INVALID
+    ),
+    # Copy-paste mistakes: refused as malformed (the log message names the mistake).
+    Case(
+        "bearer_twice",
+        "/protected",
+        lambda p, c: "Bearer Bearer " + p.access_token(),
+        401,
+        "malformed_token",
+        INVALID,
+    ),
+    Case(
+        "quoted_token",
+        "/protected",
+        lambda p, c: f'Bearer "{p.access_token()}"',
+        401,
+        "malformed_token",
+        INVALID,
+    ),
+    # Two Authorization headers: a proxy may have checked one, the app reads the other.
+    Case(
+        "two_authorization_headers",
+        "/protected",
+        lambda p, c: [bearer(p.access_token()), bearer(p.access_token(groups=["admin"]))],
+        401,
+        "malformed_token",
+        INVALID,
     ),
     Case("expired", "/protected", _expired, 401, "token_expired", INVALID),
     Case(
@@ -78,7 +112,7 @@ CASES = [
     Case(
         "missing_scope",
         "/write",
-        lambda p, c: bearer(p.access_token()),
+        lambda p, c: bearer(p.access_token(scopes=["openid"])),
         403,
         "insufficient_scope",
         SCOPE,
@@ -86,7 +120,7 @@ CASES = [
     Case("good", "/protected", lambda p, c: bearer(p.access_token()), 200),
     Case("good_lowercase_scheme", "/protected", lambda p, c: "bearer " + p.access_token(), 200),
     Case("good_group", "/admin", lambda p, c: bearer(p.access_token(groups=["admin"])), 200),
-    Case("good_scope", "/write", lambda p, c: bearer(p.access_token(scopes=["orders/write"])), 200),
+    Case("good_scope", "/write", lambda p, c: bearer(p.access_token(scopes=[WRITE])), 200),
     Case("optional_anonymous", "/optional", lambda p, c: None, 200),
     Case("optional_good", "/optional", lambda p, c: bearer(p.access_token()), 200),
     Case(
@@ -99,6 +133,21 @@ CASES = [
     ),
 ]
 IDS = [c.name for c in CASES]
+
+
+def as_pairs(header: str | list[str] | None) -> list[tuple[str, str]]:
+    """The ``Authorization`` header(s) as (name, value) pairs for an HTTP client."""
+    if header is None:
+        return []
+    return [("Authorization", v) for v in ([header] if isinstance(header, str) else header)]
+
+
+def joined(header: str | list[str] | None) -> dict[str, str]:
+    """One header dict, repeated values joined with ", " as WSGI servers do (PEP 3333
+    environ has one HTTP_AUTHORIZATION): for test clients that cannot send two."""
+    if header is None:
+        return {}
+    return {"Authorization": header if isinstance(header, str) else ", ".join(header)}
 
 
 def make_verifier(pool: LocalUserPool, clock: Any) -> CognitoVerifier:
@@ -124,27 +173,37 @@ def check(
     status: int,
     headers: Mapping[str, str],
     body: bytes,
-    header: str | None,
+    header: str | list[str] | None,
     *,
+    unwrap: Callable[[Any], Any] = lambda body: body,
     error_key: str = "error",
     message_key: str = "message",
 ) -> dict[str, Any]:
-    """Assert one response against its case; returns the decoded body."""
+    """Assert one response against its case, header by header; returns the decoded
+    body. ``headers`` must be case-insensitive (every framework's header type is);
+    ``unwrap`` finds the refusal object in the framework's body shape (FastAPI:
+    ``body["detail"]``)."""
     assert status == case.status, body
-    assert headers.get("Content-Type", "").startswith("application/json")
+    assert headers.get("Content-Type", "").startswith("application/json"), case.name
     data = json.loads(body)
     if header is not None:
         # The token (or any fragment of it) is never echoed back.
-        token = header.partition(" ")[2]
-        for part in token.split("."):
-            assert len(part) < 4 or part not in body.decode(), case.name
-    assert headers.get("WWW-Authenticate") == case.challenge
+        for value in [header] if isinstance(header, str) else header:
+            token = value.partition(" ")[2]
+            for part in token.strip('"').split("."):
+                assert len(part) < 4 or part not in body.decode(), case.name
+    assert headers.get("WWW-Authenticate") == case.challenge, case.name
+    assert headers.get("Retry-After") is None, case.name
     if case.status == 200:
         expected = None if case.name == "optional_anonymous" else "alice"
         assert data == {"username": expected}
-    else:
-        assert data == {error_key: case.code, message_key: data[message_key]}
-        assert "Traceback" not in body.decode()
+        return dict(data)
+    # A refusal depends on the Authorization header: no cache may keep it.
+    assert headers.get("Cache-Control") == "no-store", case.name
+    refused = unwrap(data)
+    assert refused == {error_key: case.code, message_key: refused[message_key]}, data
+    assert isinstance(refused[message_key], str) and refused[message_key], data
+    assert "Traceback" not in body.decode()
     return dict(data)
 
 

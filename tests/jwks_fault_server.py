@@ -6,7 +6,9 @@
         server.down()                # connection refused until server.up()
         server.requests              # how many requests reached it
 
-It speaks HTTP/1.0 (one request per connection), so counting requests counts fetches.
+It speaks HTTP/1.1 with keep-alive, as real endpoints do (connection reuse is what
+breaks when a process forks): ``requests`` counts requests, ``connections`` counts
+TCP connections accepted.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import threading
 import time
 import uuid
@@ -34,6 +37,7 @@ MODES = (
     "huge",  # 200 streaming HUGE_BYTES with no Content-Length
     "huge_declared",  # 200 declaring HUGE_BYTES in Content-Length
     "drip",  # 200, then one byte every `drip_interval` seconds, forever
+    "drip_headers",  # the status line, then header bytes one at a time, forever
     "redirect",  # 302 to another path on this server
 )
 HUGE_BYTES = 50 * 1024 * 1024
@@ -47,6 +51,8 @@ class FaultServer:
         self.delay = 0.0
         self.drip_interval = 0.05
         self.requests = 0
+        self.connections = 0
+        self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -62,6 +68,22 @@ class FaultServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive unless a mode has no length
+
+            def setup(self) -> None:
+                super().setup()
+                with outer._lock:
+                    outer.connections += 1
+                    outer._open.add(self.connection)
+
+            def finish(self) -> None:
+                with outer._lock:
+                    outer._open.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:
+                    pass  # down() already cut this connection
+
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 with outer._lock:
                     outer.requests += 1
@@ -90,6 +112,12 @@ class FaultServer:
             h.send_header("Content-Length", "0")
             h.end_headers()
             return
+        if mode == "drip_headers":
+            h.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not self._stopping.wait(self.drip_interval):
+                h.wfile.write(b"a")
+                h.wfile.flush()
+            return
         if mode == "500":
             self._send(h, 500, b'{"message": "internal error"}')
             return
@@ -98,6 +126,9 @@ class FaultServer:
             h.send_header("Content-Type", "application/json")
             if mode == "huge_declared":
                 h.send_header("Content-Length", str(HUGE_BYTES))
+            else:  # no length: the body ends when the connection closes
+                h.send_header("Connection", "close")
+                h.close_connection = True
             h.end_headers()
             if mode == "drip":
                 h.wfile.write(b'{"keys": [')
@@ -139,8 +170,16 @@ class FaultServer:
         self._thread.start()
 
     def down(self) -> None:
-        """Close the listening socket: new connections are refused."""
+        """Close the listening socket and cut open keep-alive connections: the endpoint
+        is unreachable until ``up``."""
         self._stopping.set()
+        with self._lock:
+            open_now, self._open = list(self._open), set()
+        for conn in open_now:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -168,6 +207,8 @@ def make(
     server: FaultServer, pool: LocalUserPool, clock: Callable[[], float], **kw: Any
 ) -> CognitoVerifier:
     kw.setdefault("jwks_timeout", 1.0)
+    # The key policy runs on the monotonic clock; these tests move it with the claims'.
+    kw.setdefault("monotonic", clock)
     return CognitoVerifier(
         pool.user_pool_id,
         client_id=pool.client_id,

@@ -119,7 +119,7 @@ def test_verify_bad_configuration_exits_2(jwks_file: str) -> None:
         ]
     )
     assert code == 2
-    assert "user_pool_id" in err
+    assert "--user-pool-id" in err
 
 
 def test_inspect_marks_unverified_and_flags_problems(live_pool: LocalUserPool) -> None:

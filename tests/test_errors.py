@@ -18,6 +18,7 @@ from cognito_verify import (
     CognitoVerifier,
     CognitoVerifyError,
     ConfigurationError,
+    CrossSiteRequestError,
     CustomCheckError,
     ForbiddenError,
     InsufficientUserAuthenticationError,
@@ -26,6 +27,7 @@ from cognito_verify import (
     InvalidHeaderError,
     InvalidIssuerError,
     InvalidSignatureError,
+    InvalidSignerError,
     InvalidTokenError,
     InvalidTokenUseError,
     JWKSError,
@@ -33,6 +35,7 @@ from cognito_verify import (
     MissingGroupError,
     MissingScopeError,
     MissingTokenError,
+    PoolResolverError,
     RevocationCheckError,
     TokenExpiredError,
     TokenNotYetValidError,
@@ -56,6 +59,7 @@ TREE: dict[type[CognitoVerifyError], tuple[str, int, type[Exception]]] = {
     MalformedTokenError: ("malformed_token", 401, InvalidTokenError),
     UnsupportedAlgorithmError: ("unsupported_algorithm", 401, InvalidTokenError),
     InvalidHeaderError: ("invalid_header", 401, InvalidTokenError),
+    InvalidSignerError: ("invalid_signer", 401, InvalidTokenError),
     UnknownKeyError: ("unknown_key", 401, InvalidTokenError),
     UnusableKeyError: ("unusable_key", 401, InvalidTokenError),
     InvalidSignatureError: ("invalid_signature", 401, InvalidTokenError),
@@ -69,6 +73,7 @@ TREE: dict[type[CognitoVerifyError], tuple[str, int, type[Exception]]] = {
     MissingGroupError: ("missing_group", 403, ForbiddenError),
     MissingScopeError: ("insufficient_scope", 403, ForbiddenError),
     CustomCheckError: ("custom_check_failed", 403, ForbiddenError),
+    CrossSiteRequestError: ("cross_site_request", 403, ForbiddenError),
     JWKSError: ("jwks_unavailable", 503, CognitoVerifyError),
     TokenRevokedError: ("token_revoked", 401, InvalidTokenError),
     InsufficientUserAuthenticationError: (
@@ -78,6 +83,7 @@ TREE: dict[type[CognitoVerifyError], tuple[str, int, type[Exception]]] = {
     ),
     RevocationCheckError: ("revocation_check_failed", 503, CognitoVerifyError),
     ClaimsModelError: ("claims_model_mismatch", 500, CognitoVerifyError),
+    PoolResolverError: ("pool_resolver_failed", 503, JWKSError),
 }
 
 

@@ -10,8 +10,11 @@ import cognito_verify
 
 DOCUMENTED = [
     "CognitoVerifier",
+    "AlbVerifier",
     "UserPool",
+    "KeyPolicy",
     "KeyStats",
+    "PoolResolverStats",
     "Claims",
     "CognitoVerifyError",
     "ConfigurationError",
@@ -20,6 +23,7 @@ DOCUMENTED = [
     "MalformedTokenError",
     "UnsupportedAlgorithmError",
     "InvalidHeaderError",
+    "InvalidSignerError",
     "UnknownKeyError",
     "UnusableKeyError",
     "InvalidSignatureError",
@@ -33,9 +37,11 @@ DOCUMENTED = [
     "MissingGroupError",
     "MissingScopeError",
     "CustomCheckError",
+    "CrossSiteRequestError",
     "TokenRevokedError",
     "InsufficientUserAuthenticationError",
     "JWKSError",
+    "PoolResolverError",
     "RevocationCheckError",
     "ClaimsModelError",
     "__version__",
@@ -57,7 +63,14 @@ def test_every_exported_name_exists() -> None:
 def test_testing_kit_surface() -> None:
     from cognito_verify import testing
 
-    assert testing.__all__ == ["LocalUserPool", "JWKSServer", "b64url", "encode_token"]
+    assert testing.__all__ == [
+        "LocalUserPool",
+        "JWKSServer",
+        "LocalAlb",
+        "AlbKeyServer",
+        "b64url",
+        "encode_token",
+    ]
 
 
 FRAMEWORKS = [

@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from _adapter_matrix import WRITE
 from _asgi_support import (
     CASES,
-    SCOPE,
+    IDS,
     Case,
+    as_pairs,
     check,
     headers_for,
     unreachable_verifier,
@@ -54,15 +56,18 @@ class Inner:
             await send({"type": "websocket.send", "text": body.decode()})
             await send({"type": "websocket.close", "code": 1000})
             return
-        await send({"type": "http.response.start", "status": 200, "headers": []})
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 
 def protected(inner: Inner, verifier: CognitoVerifier, **options: Any) -> Any:
-    """/admin and /orders carry route requirements; everything else just needs a token."""
+    """The matrix routes: /admin, /write and /optional carry their requirements;
+    everything else just needs a token."""
     by_path = {
         "/admin": CognitoASGIMiddleware(inner, verifier, groups="admin", **options),
-        "/orders": CognitoASGIMiddleware(inner, verifier, scopes=SCOPE, **options),
+        "/write": CognitoASGIMiddleware(inner, verifier, scopes=WRITE, **options),
+        "/optional": CognitoASGIMiddleware(inner, verifier, optional=True, **options),
     }
     default = CognitoASGIMiddleware(inner, verifier, **options)
 
@@ -88,15 +93,15 @@ def inner() -> Inner:
 
 @pytest.fixture
 def verifier(pool: LocalUserPool, clock: Any) -> CognitoVerifier:
-    return pool.verifier(token_use="access", clock=clock)
+    return pool.verifier(token_use="access", client_id="client-a", clock=clock)
 
 
-@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_matrix(
     inner: Inner, verifier: CognitoVerifier, pool: LocalUserPool, clock: Any, case: Case
 ) -> None:
-    token = case.token(pool, clock)
-    check(request(protected(inner, verifier), case.path, headers_for(token)), case, token)
+    header = case.header(pool, clock)
+    check(request(protected(inner, verifier), case.path, as_pairs(header)), case, header)
     assert len(inner.scopes) == (1 if case.status == 200 else 0)  # refusals stop here
 
 
@@ -124,7 +129,7 @@ def test_exclude_paths(inner: Inner, verifier: CognitoVerifier) -> None:
 
 
 def test_optional_mode(inner: Inner, verifier: CognitoVerifier, pool: LocalUserPool) -> None:
-    app = CognitoASGIMiddleware(inner, verifier, require=False)
+    app = CognitoASGIMiddleware(inner, verifier, optional=True)
     anonymous = request(app, "/me")
     assert anonymous.status_code == 200 and anonymous.json() == {"username": None}
     assert inner.scopes[-1][CLAIMS_KEY] is None
@@ -178,7 +183,7 @@ def test_websocket_denied_with_http_status(client: TestClient, pool: LocalUserPo
     assert denied.value.json()["error"] == "missing_token"
     token = pool.access_token(scopes=["openid"])
     with pytest.raises(WebSocketDenialResponse) as denied:
-        with client.websocket_connect("/orders", headers=headers_for(token)):
+        with client.websocket_connect("/write", headers=headers_for(token)):
             pass  # pragma: no cover - refused
     assert denied.value.status_code == 403
     assert denied.value.json()["error"] == "insufficient_scope"
@@ -204,10 +209,10 @@ def test_over_real_http(inner: Inner, verifier: CognitoVerifier, pool: LocalUser
     app = protected(inner, verifier, exclude_paths=("/health",))
     with uvicorn_server(app) as base, httpx.Client(base_url=base, timeout=5) as http:
         by_name = {c.name: c for c in CASES}
-        for name in ("no_token", "id_token", "missing_scope", "good"):
+        for name in ("no_token", "id_token", "missing_scope", "good", "two_authorization_headers"):
             case = by_name[name]
-            token = case.token(pool, None)
-            check(http.get(case.path, headers=headers_for(token)), case, token)
+            header = case.header(pool, None)
+            check(http.get(case.path, headers=as_pairs(header)), case, header)
         assert inner.scopes[-1]["state"]["cognito_claims"].username == "alice"  # uvicorn's state
         assert http.get("/health").status_code == 200
 

@@ -31,7 +31,12 @@ if not settings.configured:
         SECRET_KEY="cognito-verify-tests",
         ROOT_URLCONF=__name__,
         ALLOWED_HOSTS=["127.0.0.1", "testserver"],
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"],
+        INSTALLED_APPS=[
+            "django.contrib.contenttypes",
+            "django.contrib.auth",
+            "rest_framework",
+            "cognito_verify.integrations.django.CognitoVerifyConfig",
+        ],
         MIDDLEWARE=["cognito_verify.integrations.django.CognitoMiddleware"],
         DATABASES={},
         USE_TZ=True,
@@ -42,6 +47,7 @@ if not settings.configured:
             ],
             "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
             "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+            "EXCEPTION_HANDLER": "cognito_verify.integrations.drf.exception_handler",
             "UNAUTHENTICATED_USER": None,
         },
     )
@@ -50,11 +56,13 @@ if not settings.configured:
 from _adapter_matrix import (  # noqa: E402
     CASES,
     IDS,
-    INVALID,
+    SCOPE,
     Case,
+    as_pairs,
     bearer,
     check,
     closed_jwks_url,
+    joined,
 )
 from django.core.asgi import get_asgi_application  # noqa: E402
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler  # noqa: E402
@@ -114,6 +122,7 @@ class AsyncWrite(CognitoRequiredMixin, View):
         return _me(request)
 
 
+@cognito_required(optional=True)
 def optional(request: HttpRequest) -> JsonResponse:
     return _me(request)
 
@@ -199,18 +208,16 @@ def cognito(pool: LocalUserPool, clock: Any) -> Iterator[None]:
 
 def get(stack: str, url: str, header: str | None) -> Any:
     """GET through Django's sync (WSGI) or async (ASGI) handler."""
-    headers = {"Authorization": header} if header else {}
+    headers = joined(header)
     if stack == "sync":
         return Client().get(url, headers=headers)
     return asyncio.run(AsyncClient().get(url, headers=headers))
 
 
-# The optional route has no decorator: only the middleware looks at its token.
 MATRIX = [
     pytest.param(case, middleware, id=f"{case.name}-{'middleware' if middleware else 'decorator'}")
     for case in CASES
     for middleware in (True, False)
-    if middleware or case.path != "/optional"
 ]
 
 
@@ -288,13 +295,14 @@ DRF_NOT_AUTHENTICATED = {"detail": "Authentication credentials were not provided
 def test_drf_matrix(case: Case, pool: LocalUserPool, clock: Any, cognito: None) -> None:
     header = case.header(pool, clock)
     with override_settings(MIDDLEWARE=[]):  # DRF on its own
-        response = Client().get(
-            "/drf" + case.path, headers={"Authorization": header} if header else {}
-        )
+        response = Client().get("/drf" + case.path, headers=joined(header))
     assert response.status_code == case.status, response.content
     body = response.json()
-    if header:
-        assert header.partition(" ")[2] not in response.content.decode()
+    for value in as_pairs(header):
+        token = value[1].partition(" ")[2].strip('"')
+        assert not token or token not in response.content.decode()
+    if case.status != 200:
+        assert response.headers["Cache-Control"] == "no-store"
     if case.status == 200:
         expected = None if case.name == "optional_anonymous" else "alice"
         assert body == {"username": expected}
@@ -306,8 +314,9 @@ def test_drf_matrix(case: Case, pool: LocalUserPool, clock: Any, cognito: None) 
     else:
         assert body["code"] == case.code
         assert set(body) == {"detail", "code"}
-        # DRF adds WWW-Authenticate to 401s only; 403s carry the code in the body.
-        assert response.headers.get("WWW-Authenticate") == (INVALID if case.status == 401 else None)
+        # The same challenge as every adapter: with cognito_verify's exception_handler
+        # a HasScope 403 names the missing scope too.
+        assert response.headers.get("WWW-Authenticate") == case.challenge
 
 
 def test_drf_keys_unavailable_is_503(pool: LocalUserPool, clock: Any) -> None:
@@ -359,7 +368,7 @@ def _exercise(base: str, pool: LocalUserPool) -> None:
             assert (route, ok.status_code, ok.json()) == (route, 200, {"username": "alice"})
         forbidden = http.get("/write", headers={"Authorization": bearer(pool.access_token())})
         assert forbidden.status_code == 403
-        assert forbidden.headers["www-authenticate"] == 'Bearer error="insufficient_scope"'
+        assert forbidden.headers["www-authenticate"] == SCOPE
         bad = http.get("/optional", headers={"Authorization": "Bearer x.y.z"})
         assert (bad.status_code, bad.json()["error"]) == (401, "malformed_token")
 
@@ -499,6 +508,114 @@ def test_drf_permissions_compose(pool: LocalUserPool, clock: Any, cognito: None)
     assert status(groups=["admin"]) == 200
     assert status(scopes=["orders/write"]) == 200
     assert status() == 403
+
+
+# --- configuration at start-up, request-time misconfiguration, JSON --------------------
+
+
+def test_system_check_reports_a_misspelt_key(pool: LocalUserPool, clock: Any) -> None:
+    from django.core import checks
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    with override_settings(COGNITO_VERIFY=cognito_settings(pool, clock, GROUP="admin")):
+        errors = checks.run_checks(tags=["cognito_verify"])
+        assert [e.id for e in errors] == ["cognito_verify.E001"]
+        assert "unknown key 'GROUP' (did you mean 'GROUPS'?)" in errors[0].msg
+        with pytest.raises(SystemCheckError, match="cognito_verify.E001"):
+            call_command("check")
+    with override_settings(COGNITO_VERIFY=cognito_settings(pool, clock)):
+        assert checks.run_checks(tags=["cognito_verify"]) == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ('{"USER_POOL_ID": "eu-west-1_AbCdEf123", "CLIENT_ID": "c", "TOKEN_USE": "access",'
+         ' "SCOPE": "x"}', "did you mean 'SCOPES'?"),
+        ('{"USER_POOL_ID": "eu-west-1_AbCdEf123", "TOKEN_USE": "access"}', "needs CLIENT_ID"),
+        ('{"USER_POOL_ID": "eu-west-1_AbCdEf123", "CLIENT_ID": "c", "TOKEN_USE": "acess"}',
+         "token_use"),
+        ('"eu-west-1_AbCdEf123"', "must be a dict"),
+    ],
+)
+def test_manage_py_check_reports_the_error(
+    tmp_path: Path, setting: str, expected: str
+) -> None:
+    # A real project run the way a user runs it: `django-admin check` in a subprocess.
+    (tmp_path / "proj_settings.py").write_text(
+        "SECRET_KEY = 'x'\n"
+        "INSTALLED_APPS = ['cognito_verify.integrations.django.CognitoVerifyConfig']\n"
+        "ROOT_URLCONF = 'proj_settings'\nurlpatterns = []\n"
+        f"COGNITO_VERIFY = {setting}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "DJANGO_SETTINGS_MODULE": "proj_settings"}
+    run = subprocess.run(
+        [sys.executable, "-m", "django", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "cognito_verify.E001" in run.stderr and expected in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_middleware_fails_when_loaded_with_a_bad_setting(pool: LocalUserPool, clock: Any) -> None:
+    from cognito_verify.integrations.django import CognitoMiddleware
+
+    with override_settings(COGNITO_VERIFY=cognito_settings(pool, clock, CLIENTID="a")):
+        with pytest.raises(ConfigurationError, match="did you mean 'CLIENT_ID'"):
+            CognitoMiddleware(lambda request: None)
+
+
+@pytest.mark.parametrize("stack", ["sync", "async"])
+def test_request_time_misconfiguration_is_logged_and_answered_500(
+    stack: str, pool: LocalUserPool, clock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Only the decorator (no middleware) meets the setting while answering a request.
+    with override_settings(
+        MIDDLEWARE=[], COGNITO_VERIFY=cognito_settings(pool, clock, LEWAY=5)
+    ):
+        with caplog.at_level("ERROR", logger="cognito_verify"):
+            response = get(stack, "/protected", bearer(pool.access_token()))
+    assert response.status_code == 500
+    assert json.loads(response.content) == {
+        "error": "configuration_error",
+        "message": "Authentication is misconfigured.",
+    }
+    assert "LEWAY" not in response.content.decode()
+    assert "unknown key 'LEWAY' (did you mean 'LEEWAY'?)" in caplog.text
+
+
+def test_claims_json_encoder(pool: LocalUserPool, clock: Any) -> None:
+    from cognito_verify.integrations.django import ClaimsJSONEncoder
+
+    claims = make_verifier_for(pool, clock).verify(
+        pool.access_token(groups=["b", "a"], scopes=["s"])
+    )
+    response = JsonResponse(
+        {"claims": claims, "groups": claims.groups}, encoder=ClaimsJSONEncoder
+    )
+    body = json.loads(response.content)
+    assert body["groups"] == ["a", "b"]
+    assert body["claims"] == claims.to_dict()
+    whole = JsonResponse(claims, encoder=ClaimsJSONEncoder, safe=False)
+    assert json.loads(whole.content)["cognito:groups"] == ["b", "a"]
+
+
+def make_verifier_for(pool: LocalUserPool, clock: Any) -> Any:
+    return pool.verifier(token_use="access", client_id="client-a", clock=clock)
+
+
+def test_drf_returns_claims(pool: LocalUserPool, clock: Any, cognito: None) -> None:
+    # DRF's encoder renders Claims (a Mapping) and its sets without help.
+    from rest_framework.renderers import JSONRenderer
+
+    claims = make_verifier_for(pool, clock).verify(pool.access_token(groups=["a"]))
+    rendered = json.loads(JSONRenderer().render({"claims": claims, "groups": claims.groups}))
+    assert rendered["claims"]["cognito:groups"] == ["a"] and rendered["groups"] == ["a"]
 
 
 STEP_UP = (

@@ -11,21 +11,23 @@ from typing import Any
 
 import httpx
 import pytest
-from _adapter_matrix import load_example
+from _adapter_matrix import WRITE, load_example, make_verifier
 from _asgi_support import (
     CASES,
+    IDS,
     SCOPE,
     Case,
+    as_pairs,
     check,
     headers_for,
     unreachable_verifier,
     uvicorn_server,
 )
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from cognito_verify import CognitoVerifier
+from cognito_verify import Claims, CognitoVerifier
 from cognito_verify.integrations.fastapi import (
     CognitoAuth,
     CognitoHTTPException,
@@ -51,11 +53,40 @@ def client(pool: LocalUserPool, clock: Any) -> Iterator[TestClient]:
         yield c
 
 
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_matrix(client: TestClient, pool: LocalUserPool, clock: Any, case: Case) -> None:
-    token = case.token(pool, clock)
-    response = client.get(case.path, headers=headers_for(token))
-    check(response, case, token, detail)
+def matrix_app(verifier: CognitoVerifier) -> FastAPI:
+    """The matrix routes (tests/_adapter_matrix.py) as FastAPI dependencies."""
+    auth = CognitoAuth(verifier)
+    app = FastAPI()
+    any_token = Depends(auth)
+    admin_group = Depends(auth.required(groups="admin"))
+    write_scope = Depends(auth.required(scopes=WRITE))
+    anonymous_allowed = Depends(auth.required(optional=True))
+
+    @app.get("/protected")
+    async def protected(claims: Claims = any_token) -> dict[str, Any]:
+        return {"username": claims.username}
+
+    @app.get("/admin")
+    async def admin(claims: Claims = admin_group) -> dict[str, Any]:
+        return {"username": claims.username}
+
+    @app.get("/write")
+    def write(claims: Claims = write_scope) -> dict[str, Any]:
+        return {"username": claims.username}
+
+    @app.get("/optional")
+    async def optional(claims: Claims | None = anonymous_allowed) -> dict[str, Any]:
+        return {"username": claims.username if claims else None}
+
+    return app
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_matrix(pool: LocalUserPool, clock: Any, case: Case) -> None:
+    header = case.header(pool, clock)
+    with TestClient(matrix_app(make_verifier(pool, clock))) as c:
+        response = c.get(case.path, headers=as_pairs(header))
+    check(response, case, header, lambda body: body["detail"])
 
 
 def test_bearer_scheme_is_case_insensitive(client: TestClient, pool: LocalUserPool) -> None:
@@ -119,13 +150,15 @@ def test_exception_handler_customises_the_body(pool: LocalUserPool, clock: Any) 
         response = c.get("/orders", headers=headers_for(pool.access_token()))
     assert response.status_code == 403
     assert response.json()["error"] == "insufficient_scope"
-    assert response.headers["www-authenticate"] == 'Bearer error="insufficient_scope"'
+    assert response.headers["www-authenticate"] == (
+        f'Bearer error="insufficient_scope", scope="{SCOPE}"'
+    )
 
 
 def test_require_rejects_bad_arguments_at_import(pool: LocalUserPool) -> None:
     auth = CognitoAuth(pool.verifier(token_use="access"))
     with pytest.raises(TypeError):
-        auth.require(groups=[1])  # type: ignore[list-item]
+        auth.required(groups=[1])  # type: ignore[list-item]
     with pytest.raises(TypeError):
         CognitoAuth("not a verifier")  # type: ignore[arg-type]
 
@@ -158,14 +191,14 @@ def test_websocket_refused_with_1008(client: TestClient, pool: LocalUserPool, ki
 
 
 def test_over_real_http(pool: LocalUserPool, clock: Any) -> None:
-    app = example.create_app(pool.verifier(token_use="access", clock=clock))
+    app = matrix_app(make_verifier(pool, clock))
     with uvicorn_server(app) as base, httpx.Client(base_url=base, timeout=5) as http:
         by_name = {c.name: c for c in CASES}
-        for name in ("no_token", "wrong_client", "missing_scope", "good_scope"):
+        for name in ("no_token", "wrong_client", "missing_scope", "good_scope", "quoted_token"):
             case = by_name[name]
-            token = case.token(pool, clock)
-            check(http.get(case.path, headers=headers_for(token)), case, token, detail)
-        assert http.get("/health").json() == {"ok": True}
+            header = case.header(pool, clock)
+            response = http.get(case.path, headers=as_pairs(header))
+            check(response, case, header, lambda body: body["detail"])
 
 
 def test_websocket_over_real_http(pool: LocalUserPool, clock: Any) -> None:
@@ -260,7 +293,9 @@ def test_moto_tokens_over_real_http(moto_cognito: dict[str, str]) -> None:
         assert m["id"] not in wrong.text
         scope = http.get("/orders", headers=headers_for(m["access"]))
         assert scope.status_code == 403
-        assert scope.headers["www-authenticate"] == 'Bearer error="insufficient_scope"'
+        assert scope.headers["www-authenticate"] == (
+            f'Bearer error="insufficient_scope", scope="{SCOPE}"'
+        )
 
 
 def test_importing_the_package_imports_no_framework() -> None:
@@ -277,3 +312,25 @@ def test_importing_the_package_imports_no_framework() -> None:
 
 def test_scope_constant_matches_example() -> None:
     assert SCOPE in EXAMPLE.read_text()
+
+
+def test_claims_are_returned_as_json(pool: LocalUserPool, clock: Any) -> None:
+    auth = CognitoAuth(make_verifier(pool, clock))
+    app = FastAPI()
+    any_token = Depends(auth)
+
+    @app.get("/claims")
+    async def claims_route(claims: Claims = any_token) -> dict[str, Any]:
+        return {"claims": claims.to_dict(), "groups": sorted(claims.groups)}
+
+    @app.get("/bare")
+    async def bare(claims: Claims = any_token):  # type: ignore[no-untyped-def]
+        return claims  # no return annotation: FastAPI's jsonable_encoder
+
+    token = pool.access_token(groups=["b", "a"])
+    with TestClient(app) as c:
+        body = c.get("/claims", headers=headers_for(token)).json()
+        bare_body = c.get("/bare", headers=headers_for(token)).json()
+    assert body["claims"]["cognito:groups"] == ["b", "a"]
+    assert body["groups"] == ["a", "b"]
+    assert bare_body == body["claims"]

@@ -16,6 +16,7 @@ from _adapter_matrix import (
     Case,
     bearer,
     check,
+    joined,
     load_example,
     make_verifier,
     unavailable_verifier,
@@ -64,7 +65,7 @@ def make_app(verifier: CognitoVerifier | None = None, **config: Any) -> Flask:
 def test_matrix(case: Case, pool: LocalUserPool, clock: Any) -> None:
     client = make_app(make_verifier(pool, clock)).test_client()
     header = case.header(pool, clock)
-    response = client.get(case.path, headers={"Authorization": header} if header else {})
+    response = client.get(case.path, headers=joined(header))
     check(case, response.status_code, response.headers, response.data, header)
 
 
@@ -86,7 +87,8 @@ def test_configured_from_app_config(pool: LocalUserPool, clock: Any) -> None:
         COGNITO_TOKEN_USE="id",
         COGNITO_JWKS=pool.jwks,
         COGNITO_CLOCK=clock,
-        COGNITO_DOMAIN="auth.example.com",  # another COGNITO_* key of the app: ignored
+        COGNITO_DOMAIN="auth.example.com",  # another COGNITO_* key of the app, named:
+        COGNITO_EXTRA_KEYS=["COGNITO_DOMAIN"],
     )
     client = app.test_client()
     assert client.get("/protected", headers={"Authorization": bearer(pool.id_token())}).json == {
@@ -237,3 +239,132 @@ def test_uninitialised_auth_is_a_configuration_error() -> None:
     app.config["PROPAGATE_EXCEPTIONS"] = True
     with pytest.raises(ConfigurationError, match="init_app"):
         app.test_client().get("/", headers={"Authorization": "Bearer a.b.c"})
+
+
+# --- configuration at start-up, decorator order, JSON ----------------------------------
+
+
+def _config(pool: LocalUserPool, **extra: Any) -> dict[str, Any]:
+    return {
+        "COGNITO_USER_POOL_ID": pool.user_pool_id,
+        "COGNITO_CLIENT_ID": "client-a",
+        "COGNITO_TOKEN_USE": "access",
+        "COGNITO_JWKS": pool.jwks,
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("typo", "hint"),
+    [
+        ("COGNITO_GROUP", "COGNITO_GROUPS"),
+        ("COGNITO_CLIENTID", "COGNITO_CLIENT_ID"),
+        ("COGNITO_JWKS_UR", "COGNITO_JWKS_URL"),
+        ("COGNITO_LEWAY", "COGNITO_LEEWAY"),
+    ],
+)
+def test_misspelt_key_fails_at_init_app_with_a_hint(
+    pool: LocalUserPool, typo: str, hint: str
+) -> None:
+    app = Flask(__name__)
+    app.config.update(_config(pool, **{typo: "admin"}))
+    with pytest.raises(ConfigurationError) as info:
+        CognitoAuth(app=app)
+    assert f"unknown key '{typo}' (did you mean '{hint}'?)" in str(info.value)
+
+
+def test_misspelt_key_is_refused_beside_an_explicit_verifier(
+    pool: LocalUserPool, clock: Any
+) -> None:
+    # The keys would be unused: a typo there is still a mistake worth hearing about.
+    app = Flask(__name__)
+    app.config["COGNITO_GROUP"] = "admin"
+    with pytest.raises(ConfigurationError, match="COGNITO_GROUPS"):
+        CognitoAuth(make_verifier(pool, clock), app=app)
+
+
+def test_extra_keys_must_be_a_list(pool: LocalUserPool) -> None:
+    app = Flask(__name__)
+    app.config.update(_config(pool, COGNITO_EXTRA_KEYS="COGNITO_DOMAIN"))
+    with pytest.raises(ConfigurationError, match="COGNITO_EXTRA_KEYS"):
+        CognitoAuth(app=app)
+
+
+def test_decorator_order_does_not_matter(pool: LocalUserPool, clock: Any) -> None:
+    # @auth.required above @app.get decorates a function Flask already registered;
+    # the view must be protected all the same.
+    app = Flask(__name__)
+    auth = CognitoAuth(make_verifier(pool, clock), app=app)
+
+    @auth.required(groups="admin")
+    @app.get("/upside-down")
+    def upside_down() -> dict[str, Any]:
+        return {"username": auth.current_claims.username if auth.current_claims else None}
+
+    @auth.required
+    @app.get("/bare")
+    async def bare() -> dict[str, Any]:
+        return {"ok": True}
+
+    client = app.test_client()
+    anonymous = client.get("/upside-down")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"] == "Bearer"
+    member = bearer(pool.access_token(groups=["admin"]))
+    assert client.get("/upside-down", headers={"Authorization": member}).json == {
+        "username": "alice"
+    }
+    outsider = client.get("/upside-down", headers={"Authorization": bearer(pool.access_token())})
+    assert outsider.status_code == 403
+    assert client.get("/bare").status_code == 401
+    assert client.get("/bare", headers={"Authorization": member}).json == {"ok": True}
+
+
+def test_claims_are_returned_as_json(pool: LocalUserPool, clock: Any) -> None:
+    from flask import jsonify
+
+    app = Flask(__name__)
+    auth = CognitoAuth(make_verifier(pool, clock), app=app)
+
+    @app.get("/claims")
+    @auth.required
+    def claims() -> Any:
+        c = auth.current_claims
+        assert c is not None
+        return {"claims": c, "groups": c.groups, "scopes": c.scopes}
+
+    @app.get("/jsonify")
+    @auth.required
+    def whole() -> Any:
+        return jsonify(auth.current_claims)
+
+    token = pool.access_token(groups=["b", "a"], scopes=["s2", "s1"])
+    client = app.test_client()
+    body = client.get("/claims", headers={"Authorization": bearer(token)}).json
+    assert body["groups"] == ["a", "b"] and body["scopes"] == ["s1", "s2"]
+    assert body["claims"]["cognito:groups"] == ["b", "a"]
+    assert body["claims"]["username"] == "alice"
+    whole_body = client.get("/jsonify", headers={"Authorization": bearer(token)}).json
+    assert whole_body == body["claims"]
+
+
+def test_decorator_order_does_not_matter_in_blueprints(pool: LocalUserPool, clock: Any) -> None:
+    from flask import Blueprint
+
+    auth = CognitoAuth(make_verifier(pool, clock))
+    bp = Blueprint("orders", __name__)
+
+    @auth.required(scopes="orders/write")
+    @bp.post("/orders")
+    def create() -> dict[str, Any]:
+        return {"ok": True}
+
+    app = Flask(__name__)
+    app.register_blueprint(bp)
+    auth.init_app(app)
+    client = app.test_client()
+    assert client.post("/orders").status_code == 401
+    no_scope = client.post("/orders", headers={"Authorization": bearer(pool.access_token())})
+    assert no_scope.status_code == 403
+    token = pool.access_token(scopes=["orders/write"])
+    assert client.post("/orders", headers={"Authorization": bearer(token)}).json == {"ok": True}

@@ -9,11 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from _adapter_matrix import load_example
+from _adapter_matrix import WRITE, load_example, make_verifier
 from _asgi_support import (
     CASES,
+    IDS,
     SCOPE,
     Case,
+    as_pairs,
     check,
     headers_for,
     unreachable_verifier,
@@ -48,10 +50,31 @@ def client(pool: LocalUserPool, clock: Any) -> Iterator[TestClient]:
         yield c
 
 
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_matrix(client: TestClient, pool: LocalUserPool, clock: Any, case: Case) -> None:
-    token = case.token(pool, clock)
-    check(client.get(case.path, headers=headers_for(token)), case, token)
+def matrix_app(verifier: Any) -> Starlette:
+    """The matrix routes (tests/_adapter_matrix.py) with ``backend.required``."""
+    backend = CognitoAuthBackend(verifier)
+
+    def me(request: Request) -> JSONResponse:
+        user = request.user
+        return JSONResponse({"username": user.username if user.is_authenticated else None})
+
+    async def protected(request: Request) -> JSONResponse:
+        return me(request)
+
+    routes = [
+        Route("/protected", backend.required()(protected)),
+        Route("/admin", backend.required(groups="admin")(protected)),
+        Route("/write", backend.required(scopes=WRITE)(me)),
+        Route("/optional", backend.required(optional=True)(protected)),
+    ]
+    return Starlette(routes=routes, middleware=[backend.middleware()])
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_matrix(pool: LocalUserPool, clock: Any, case: Case) -> None:
+    header = case.header(pool, clock)
+    with TestClient(matrix_app(make_verifier(pool, clock))) as c:
+        check(c.get(case.path, headers=as_pairs(header)), case, header)
 
 
 def test_jwks_unavailable_is_503(pool: LocalUserPool, clock: Any) -> None:
@@ -131,12 +154,12 @@ def test_authentication_error_text_is_only_the_code(pool: LocalUserPool) -> None
 def test_require_on_endpoint_methods_and_kwargs(pool: LocalUserPool, clock: Any) -> None:
     backend = CognitoAuthBackend(pool.verifier(token_use="access", clock=clock))
 
-    @backend.require(all_groups=["admin", "ops"])
+    @backend.required(all_groups=["admin", "ops"])
     async def both(request: Request) -> JSONResponse:
         return JSONResponse({"username": request.user.username})
 
     class Orders(HTTPEndpoint):
-        @backend.require(scopes=SCOPE)
+        @backend.required(scopes=SCOPE)
         def get(self, request: Request) -> JSONResponse:
             return JSONResponse({"username": request.user.username})
 
@@ -151,7 +174,7 @@ def test_require_on_endpoint_methods_and_kwargs(pool: LocalUserPool, clock: Any)
         two = c.get("/both", headers=headers_for(pool.access_token(groups=["admin", "ops"])))
         assert two.status_code == 200
     with pytest.raises(TypeError):
-        backend.require(scopes=[3])  # type: ignore[list-item]
+        backend.required(scopes=[3])  # type: ignore[list-item]
 
     bare = Starlette(routes=[Route("/both", both)])  # the middleware was forgotten
     with TestClient(bare) as c, pytest.raises(RuntimeError, match="backend.middleware"):
@@ -171,13 +194,13 @@ def test_websocket(client: TestClient, pool: LocalUserPool) -> None:
 
 
 def test_over_real_http(pool: LocalUserPool, clock: Any) -> None:
-    app = example.create_app(pool.verifier(token_use="access", clock=clock))
+    app = matrix_app(make_verifier(pool, clock))
     with uvicorn_server(app) as base, httpx.Client(base_url=base, timeout=5) as http:
-        by_name = {c.name: c for c in CASES}
-        for name in ("no_token", "malformed", "id_token", "missing_group", "good_group"):
+        by_name = {c.name: c for c in CASES}  # the one matrix, over real HTTP
+        for name in ("no_token", "malformed", "missing_scope", "missing_group", "good_group"):
             case = by_name[name]
-            token = case.token(pool, clock)
-            check(http.get(case.path, headers=headers_for(token)), case, token)
+            header = case.header(pool, clock)
+            check(http.get(case.path, headers=as_pairs(header)), case, header)
 
 
 def test_example_reads_its_configuration_from_the_environment(

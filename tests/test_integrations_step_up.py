@@ -100,7 +100,7 @@ def fastapi_get(verifier: CognitoVerifier) -> Callable[[str, dict[str, str]], An
 
     @app.get("/recent")
     async def recent(
-        claims: Claims = Depends(auth.require(max_auth_age=300)),  # noqa: B008
+        claims: Claims = Depends(auth.required(max_auth_age=300)),  # noqa: B008
     ) -> dict[str, Any]:
         return {"ok": True}
 
@@ -124,11 +124,11 @@ def starlette_get(verifier: CognitoVerifier) -> Callable[[str, dict[str, str]], 
 
     backend = CognitoAuthBackend(verifier)
 
-    @backend.require()
+    @backend.required()
     async def protected(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
-    @backend.require(max_auth_age=300)
+    @backend.required(max_auth_age=300)
     async def recent(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
@@ -288,7 +288,7 @@ def test_starlette_require_awaits_an_async_custom_check(pool: LocalUserPool, clo
     )
     backend = CognitoAuthBackend(verifier)
 
-    @backend.require(max_auth_age=300)
+    @backend.required(max_auth_age=300)
     async def recent(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 

@@ -144,7 +144,8 @@ def test_a_leader_abandoned_by_its_event_loop_is_replaced(
     # A task starts the fetch, then its loop stops without cancelling it (the task is
     # kept alive, so nothing ever finishes it). Later callers must not wait forever.
     server.delay = 3.0
-    verifier = make(server, kpool, clock, jwks_timeout=0.3)
+    # Flight age is policy time: here real monotonic time, since real time must pass.
+    verifier = make(server, kpool, clock, jwks_timeout=0.3, monotonic=time.monotonic)
     loop = asyncio.new_event_loop()
     task = loop.create_task(verifier.averify(token(kpool, clock)))
     loop.run_until_complete(asyncio.sleep(0.1))  # the task's fetch is now in flight
@@ -436,7 +437,7 @@ def test_backoff_is_exponential_with_jitter_and_capped(
     for _ in range(6):
         with pytest.raises(JWKSError, match="HTTP 500"):
             verifier.verify(token(kpool, clock))
-        delays.append(source._retry_at - clock())
+        delays.append(source._refresh.retry_at - clock())
         clock.advance(delays[-1])
     for delay, full in zip(delays, [1, 2, 4, 8, 8, 8], strict=True):
         assert full / 2 <= delay <= full

@@ -88,19 +88,19 @@ def test_known_key_does_not_wait_for_a_slow_refetch(
 
 _MEASURE = r"""
 import json, resource, sys, tracemalloc
-import httpx
-from cognito_verify._fetch import fetch_jwks
+from cognito_verify._fetch import Fetcher
 from cognito_verify.errors import JWKSError
 
 url = sys.argv[1]
-client = httpx.Client()
-fetch_jwks(client, url + "?mode=ok", timeout=10, max_bytes=1 << 20)  # warm up
+def fetcher(mode):
+    return Fetcher(url + "?mode=" + mode, timeout=10, max_bytes=1 << 20)
+fetcher("ok").fetch()  # warm up
 rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 tracemalloc.start()
 errors = []
 for mode in ("huge", "huge_declared"):
     try:
-        fetch_jwks(client, url + "?mode=" + mode, timeout=10, max_bytes=1 << 20)
+        fetcher(mode).fetch()
     except JWKSError as exc:
         errors.append(exc.message)
 peak = tracemalloc.get_traced_memory()[1]

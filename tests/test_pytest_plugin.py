@@ -37,7 +37,7 @@ def test_user_tests_a_protected_route_in_three_lines(pytester: pytest.Pytester) 
             app = FastAPI()
 
             @app.get("/admin")
-            def admin(claims: Annotated[Claims, Depends(auth.require(groups="admin"))]):
+            def admin(claims: Annotated[Claims, Depends(auth.required(groups="admin"))]):
                 return {"user": claims.username}
 
             return app

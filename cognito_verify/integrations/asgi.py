@@ -14,11 +14,21 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
+from ..alb import AlbVerifier
 from ..errors import CognitoVerifyError, MissingTokenError
 from ..verifier import CognitoVerifier
-from ._http import Refusal, bearer_token, refusal, single_header, websocket_bearer
+from ._http import (
+    Authenticator,
+    ExcludedPaths,
+    Refusal,
+    TokenSource,
+    optional_flag,
+    refusal,
+    single_header,
+    websocket_bearer,
+)
 
-__all__ = ["CognitoASGIMiddleware", "CLAIMS_KEY"]
+__all__ = ["CognitoASGIMiddleware", "CLAIMS_KEY", "ALB_CLAIMS_KEY"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,6 +38,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Names = str | Sequence[str] | None
 
 CLAIMS_KEY = "cognito.claims"
+ALB_CLAIMS_KEY = "cognito.alb_claims"
 
 
 class CognitoASGIMiddleware:
@@ -36,13 +47,20 @@ class CognitoASGIMiddleware:
     Args:
         app: the ASGI app to protect.
         verifier: the ``CognitoVerifier`` that checks every token (``averify``).
-        exclude_paths: paths left alone (health checks): an entry matches that exact
-            path, or, when it ends with ``/``, every path under it.
-        require: ``True`` refuses anonymous requests with 401; ``False`` lets them
-            through with ``scope["cognito.claims"] = None``. A token that is present
-            but bad is refused either way.
+        exclude_paths: paths left alone (health checks), matched as ``ExcludedPaths``
+            (``"/health"`` also matches ``"/health/"``; an entry ending in ``/``
+            matches every path under it; dot segments are collapsed first).
+        optional: ``False`` (the default) refuses anonymous requests with 401;
+            ``True`` lets them through with ``scope["cognito.claims"] = None``. A
+            token that is present but bad is refused either way. (``require=False``
+            is its deprecated old spelling.)
         groups / all_groups / scopes / all_scopes: requirements for every request
             (403 when unmet), on top of the verifier's own.
+        token_source: where requests carry the token: ``TokenSource.bearer()``
+            (default; a WebSocket may also offer a ``bearer.<token>`` subprotocol),
+            ``.header(name)``, ``.cookie(name)``, or a list tried in order.
+        alb: an ``AlbVerifier``: ``x-amzn-oidc-data`` is required too and its claims
+            go in ``scope["cognito.alb_claims"]``; ``verifier`` may then be None.
         max_auth_age: seconds since sign-in allowed for every request (401 with the
             RFC 9470 step-up challenge when older).
 
@@ -55,31 +73,31 @@ class CognitoASGIMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        verifier: CognitoVerifier,
+        verifier: CognitoVerifier | None,
         *,
+        token_source: TokenSource | Sequence[TokenSource] | None = None,
+        alb: AlbVerifier | None = None,
         exclude_paths: Iterable[str] = (),
-        require: bool = True,
+        optional: bool = False,
         groups: Names = None,
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
         max_auth_age: float | None = None,
+        require: bool | None = None,
     ) -> None:
-        if not isinstance(verifier, CognitoVerifier):
+        if not isinstance(verifier, CognitoVerifier) and alb is None:
             raise TypeError("CognitoASGIMiddleware needs a CognitoVerifier")
-        if isinstance(exclude_paths, str):
-            raise TypeError("exclude_paths must be a list of paths, not one string")
+        self._auth = Authenticator(verifier, alb=alb, token_source=token_source)
+        # The subprotocol fallback exists for the default source only: it is how a
+        # browser sends a bearer token on a WebSocket handshake.
+        self._ws_bearer = token_source is None and alb is None
         self.app = app
         self.verifier = verifier
-        self.require = require
-        paths = tuple(exclude_paths)
-        for path in paths:
-            if not path.startswith("/"):
-                raise ValueError(f"exclude_paths entries must start with '/': {path!r}")
-        self._exact = frozenset(p for p in paths if not p.endswith("/"))
-        self._prefixes = tuple(p for p in paths if p.endswith("/"))
+        self.optional = optional_flag(optional, require)
+        self._excluded = ExcludedPaths(exclude_paths)
         # fail now, not per request
-        verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
         self._needs: dict[str, Any] = dict(
             groups=groups,
             all_groups=all_groups,
@@ -88,43 +106,54 @@ class CognitoASGIMiddleware:
             max_auth_age=max_auth_age,
         )
 
-    def _excluded(self, path: str) -> bool:
-        # Matched on the decoded path the app routes on; a prefix entry ends with "/"
-        # so "/health/" never exempts "/healthcare".
-        return path in self._exact or path.startswith(self._prefixes)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind not in ("http", "websocket") or self._excluded(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
         try:
-            authorization = _header(scope, b"authorization")
-            try:
-                if kind == "websocket":
+            if kind == "websocket" and self._ws_bearer:
+                alb_claims = None
+                try:
+                    authorization = _header(scope, b"authorization")
                     token = websocket_bearer(authorization, scope.get("subprotocols", ()))
+                except MissingTokenError:
+                    if not self.optional:
+                        raise
+                    claims = None
                 else:
-                    token = bearer_token(authorization)
-            except MissingTokenError:
-                if self.require:
-                    raise
-                claims = None
+                    assert self.verifier is not None
+                    claims = await self.verifier.averify(token, **self._needs)
             else:
-                claims = await self.verifier.averify(token, **self._needs)
+                # A WebSocket handshake is a GET a cross-site page can start with the
+                # user's cookies: the cookie CSRF rule treats it as unsafe.
+                method = "WEBSOCKET" if kind == "websocket" else scope.get("method", "GET")
+                claims, alb_claims = await self._auth.aauthenticate(
+                    method,
+                    lambda name: _values(scope, name),
+                    optional=self.optional,
+                    **self._needs,
+                )
         except CognitoVerifyError as exc:
             await _refuse(scope, send, refusal(exc))
             return
         scope = dict(scope)  # our key must not leak into a scope the server reuses
         scope[CLAIMS_KEY] = claims
+        scope[ALB_CLAIMS_KEY] = alb_claims
         state = scope.get("state")
         if isinstance(state, MutableMapping):
             state["cognito_claims"] = claims
+            state["alb_claims"] = alb_claims
         await self.app(scope, receive, send)
 
 
+def _values(scope: Scope, name: str) -> list[str]:
+    key = name.encode("latin-1")
+    return [v.decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == key]
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
-    values = (v.decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == name)
-    return single_header(values)
+    return single_header(_values(scope, name.decode("latin-1")))
 
 
 async def _refuse(scope: Scope, send: Send, answer: Refusal) -> None:

@@ -1,6 +1,7 @@
 """Django integration: settings, middleware (sync and async), view decorator and mixin.
 
     # settings.py
+    INSTALLED_APPS = [..., "cognito_verify.integrations.django.CognitoVerifyConfig"]
     COGNITO_VERIFY = {"USER_POOL_ID": "eu-west-1_AbCdEf123", "CLIENT_ID": "...",
                       "TOKEN_USE": "access"}
     MIDDLEWARE = [..., "cognito_verify.integrations.django.CognitoMiddleware"]
@@ -11,7 +12,11 @@
         return JsonResponse({"user": request.cognito_claims.username})
 
 The verifier is built from ``settings.COGNITO_VERIFY`` on first use (no IO at import)
-and rebuilt when the setting changes (``override_settings`` in tests). Django REST
+and rebuilt when the setting changes (``override_settings`` in tests). The setting is
+checked at start-up: by the system-check framework (``manage.py check`` and
+``runserver`` report ``cognito_verify.E001`` with a "did you mean" hint) once the app
+config is installed, and when the middleware is loaded. A misconfiguration met while
+answering a request is logged and answered 500 without details. Django REST
 framework classes live in ``cognito_verify.integrations.drf``. Requires
 ``pip install cognito-verify[django]``.
 """
@@ -19,27 +24,34 @@ framework classes live in ``cognito_verify.integrations.drf``. Requires
 from __future__ import annotations
 
 import functools
-import inspect
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.apps import AppConfig
 from django.conf import settings
+from django.core import checks
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
+from ..alb import AlbVerifier
 from ..claims import Claims
 from ..errors import CognitoVerifyError, ConfigurationError, MissingTokenError
 from ..verifier import CognitoVerifier
-from ._http import bearer_token, refusal
+from ._config import build_verifier, verifier_options
+from ._http import Authenticator, Credentials, bearer_token, json_default, refusal
 
 __all__ = [
     "SETTING",
+    "ClaimsJSONEncoder",
     "CognitoMiddleware",
     "CognitoRequiredMixin",
     "CognitoUser",
+    "CognitoVerifyConfig",
+    "check_settings",
     "claims_user",
     "cognito_required",
     "get_verifier",
@@ -54,13 +66,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 Groups = str | Sequence[str] | None
 UserMapper = Callable[[HttpRequest, Claims], Any]
 
-_REQUIRED_KEYS = ("USER_POOL_ID", "CLIENT_ID", "TOKEN_USE")
-_OWN_KEYS = ("USER_MAPPER", "VERIFIER", "REFUSAL_VIEW")
-_PARAMETERS = tuple(
-    name.upper()
-    for name in inspect.signature(CognitoVerifier.__init__).parameters
-    if name != "self"
-)
+_OWN_KEYS = ("USER_MAPPER", "VERIFIER", "REFUSAL_VIEW", "TOKEN_SOURCE", "ALB_VERIFIER")
+_WHERE = f"settings.{SETTING}"
 _UNSET: Any = object()
 
 
@@ -71,11 +78,13 @@ class _State:
         self.lock = threading.Lock()
         self.verifier: CognitoVerifier | None = None
         self.mapper: UserMapper | None = None
+        self.authenticator: Authenticator | None = None
 
     def reset(self) -> None:
         with self.lock:
             self.verifier = None
             self.mapper = None
+            self.authenticator = None
 
 
 _state = _State()
@@ -104,29 +113,73 @@ def verifier_from_settings(config: Mapping[str, Any]) -> CognitoVerifier:
     Raises:
         ConfigurationError: a key is missing, unknown, or has an invalid value.
     """
-    unknown = sorted(set(config) - set(_PARAMETERS) - set(_OWN_KEYS))
-    if unknown:
-        # A typo such as "CLIENTID" must not silently drop a check.
-        raise ConfigurationError(f"unknown {SETTING} keys: {', '.join(map(str, unknown))}")
     if "VERIFIER" in config:
+        extra = sorted(k for k in config if k not in _OWN_KEYS)
+        if extra:
+            # VERIFIER replaces every verifier key: any beside it would be unused.
+            raise ConfigurationError(
+                f"{_WHERE}: VERIFIER replaces {', '.join(map(repr, extra))}; "
+                "configure those on the CognitoVerifier itself"
+            )
         verifier = config["VERIFIER"]
         if isinstance(verifier, str):
-            verifier = import_string(verifier)
+            try:
+                verifier = import_string(verifier)
+            except ImportError as exc:
+                raise ConfigurationError(f"{_WHERE}['VERIFIER']: {exc}") from None
         if not isinstance(verifier, CognitoVerifier):
-            raise ConfigurationError(f"{SETTING}['VERIFIER'] must be a CognitoVerifier")
+            raise ConfigurationError(f"{_WHERE}['VERIFIER'] must be a CognitoVerifier")
         return verifier
-    missing = [k for k in _REQUIRED_KEYS if k not in config]
-    # No silent defaults: accepting any client or either token type must be said.
-    if missing:
-        raise ConfigurationError(
-            f"{SETTING} needs {', '.join(missing)} (CLIENT_ID and TOKEN_USE may be None "
-            "to accept any app client / both token types)"
-        )
-    options = {k.lower(): v for k, v in config.items() if k in _PARAMETERS}
+    # A typo such as "GROUP" must not silently drop a check: refused with a hint.
+    options = verifier_options(config, prefix="", where=_WHERE, own=_OWN_KEYS)
+    return build_verifier(options, where=_WHERE)
+
+
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The system check behind ``manage.py check`` / ``runserver``: ``COGNITO_VERIFY``
+    builds a verifier (no IO), and its hooks import. Reports ``cognito_verify.E001``."""
     try:
-        return CognitoVerifier(**options)
-    except TypeError as exc:
-        raise ConfigurationError(f"invalid {SETTING}: {exc}") from None
+        verifier_from_settings(_config())
+        for key in ("USER_MAPPER", "REFUSAL_VIEW"):
+            value = _config().get(key)
+            if isinstance(value, str):
+                try:
+                    value = import_string(value)
+                except ImportError as exc:
+                    raise ConfigurationError(f"{_WHERE}['{key}']: {exc}") from None
+            if value is not None and not callable(value):
+                raise ConfigurationError(f"{_WHERE}['{key}'] must be a callable")
+    except ConfigurationError as exc:
+        return [
+            checks.Error(
+                exc.message,
+                hint="Keys are CognitoVerifier parameters in capitals; see docs/django.md.",
+                id="cognito_verify.E001",
+            )
+        ]
+    return []
+
+
+class CognitoVerifyConfig(AppConfig):  # type: ignore[misc]
+    """``INSTALLED_APPS += ["cognito_verify.integrations.django.CognitoVerifyConfig"]``:
+    registers the ``COGNITO_VERIFY`` system check (``cognito_verify.E001``)."""
+
+    name = "cognito_verify.integrations"
+    label = "cognito_verify"
+    verbose_name = "cognito-verify"
+    default_auto_field = "django.db.models.AutoField"
+
+    def ready(self) -> None:
+        checks.register(check_settings, "cognito_verify")
+
+
+class ClaimsJSONEncoder(DjangoJSONEncoder):  # type: ignore[misc]
+    """``JsonResponse(claims, encoder=ClaimsJSONEncoder, safe=False)``: ``Claims`` as
+    its ``to_dict()``, ``claims.groups`` / ``claims.scopes`` as sorted lists."""
+
+    def default(self, o: Any) -> Any:
+        found = json_default(o)
+        return super().default(o) if found is NotImplemented else found
 
 
 def get_verifier() -> CognitoVerifier:
@@ -223,8 +276,6 @@ def refusal_response(request: HttpRequest, exc: CognitoVerifyError) -> HttpRespo
     response = HttpResponse(answer.json, status=answer.status, content_type="application/json")
     for name, value in answer.headers.items():
         response[name] = value
-    # Refusals depend on the Authorization header: no shared cache may reuse them.
-    response["Cache-Control"] = "no-store"
     return response
 
 
@@ -244,6 +295,43 @@ def _token(request: HttpRequest) -> str | None:
         return None
 
 
+def get_authenticator() -> Authenticator:
+    """The settings' verifier with the ``TOKEN_SOURCE`` (a ``TokenSource`` or a list)
+    and ``ALB_VERIFIER`` (an ``AlbVerifier`` or its dotted path) of ``COGNITO_VERIFY``.
+
+    Raises:
+        ConfigurationError: ``ALB_VERIFIER`` or ``TOKEN_SOURCE`` is invalid.
+    """
+    found = _state.authenticator
+    if found is None:
+        config = _config()
+        alb = config.get("ALB_VERIFIER")
+        if isinstance(alb, str):
+            alb = import_string(alb)
+        if alb is not None and not isinstance(alb, AlbVerifier):
+            raise ConfigurationError(f"{_WHERE}['ALB_VERIFIER'] must be an AlbVerifier")
+        found = Authenticator(get_verifier(), alb=alb, token_source=config.get("TOKEN_SOURCE"))
+        _state.authenticator = found
+    return found
+
+
+def _headers(request: HttpRequest) -> Callable[[str], list[str]]:
+    def values(name: str) -> list[str]:
+        value = request.headers.get(name)
+        return [] if value is None else [value]
+
+    return values
+
+
+def _store(request: HttpRequest, found: Credentials) -> Claims | None:
+    request.cognito_claims, request.alb_claims = found
+    return found.claims
+
+
+def _needs(needs: _Needs) -> dict[str, Any]:
+    return dict(needs.requirements)
+
+
 class CognitoMiddleware:
     """Verifies the bearer token of every request and sets ``request.cognito_claims``.
 
@@ -257,6 +345,9 @@ class CognitoMiddleware:
     async_capable = True
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        # Built when Django loads its middleware (server start-up), so a bad
+        # COGNITO_VERIFY fails there rather than at the first token.
+        get_authenticator()
         self.get_response = get_response
         self._async = iscoroutinefunction(get_response)
         if self._async:
@@ -266,26 +357,30 @@ class CognitoMiddleware:
         if self._async:
             return self.__acall__(request)
         request.cognito_claims = None
-        token = _token(request)
-        if token is not None:
-            try:
-                claims = get_verifier().verify(token)
-            except CognitoVerifyError as exc:
-                return _refuse(request, exc)
-            request.cognito_claims = claims
+        request.alb_claims = None
+        try:
+            found = get_authenticator().authenticate(
+                request.method or "GET", _headers(request), optional=True
+            )
+        except CognitoVerifyError as exc:
+            return _refuse(request, exc)
+        claims = _store(request, found)
+        if claims is not None:
             if get_user_mapper() is not None:
                 request.user = user_for(request, claims)
         return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> Any:
         request.cognito_claims = None
-        token = _token(request)
-        if token is not None:
-            try:
-                claims = await get_verifier().averify(token)
-            except CognitoVerifyError as exc:
-                return _refuse(request, exc)
-            request.cognito_claims = claims
+        request.alb_claims = None
+        try:
+            found = await get_authenticator().aauthenticate(
+                request.method or "GET", _headers(request), optional=True
+            )
+        except CognitoVerifyError as exc:
+            return _refuse(request, exc)
+        claims = _store(request, found)
+        if claims is not None:
             if get_user_mapper() is not None:
                 # The mapper may query the database: run it where the ORM is allowed.
                 user = await sync_to_async(user_for)(request, claims)
@@ -293,61 +388,90 @@ class CognitoMiddleware:
         return await cast(Callable[[HttpRequest], Awaitable[Any]], self.get_response)(request)
 
 
-def _requirements(
-    groups: Groups,
-    all_groups: Groups,
-    scopes: Groups,
-    all_scopes: Groups,
-    max_auth_age: float | None = None,
-) -> dict[str, Any]:
-    # Bad requirement values are a programming error: fail at decoration time.
-    CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
-    return {
-        "groups": groups,
-        "all_groups": all_groups,
-        "scopes": scopes,
-        "all_scopes": all_scopes,
-        "max_auth_age": max_auth_age,
-    }
+class _Needs:
+    """One view's requirements, checked when it is decorated."""
+
+    __slots__ = ("requirements", "optional")
+
+    def __init__(
+        self,
+        groups: Groups,
+        all_groups: Groups,
+        scopes: Groups,
+        all_scopes: Groups,
+        max_auth_age: float | None = None,
+        optional: bool = False,
+    ) -> None:
+        # Bad requirement values are a programming error: fail at decoration time.
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        if not isinstance(optional, bool):
+            raise TypeError(f"optional must be True or False, got {optional!r}")
+        self.requirements: dict[str, Any] = {
+            "groups": groups,
+            "all_groups": all_groups,
+            "scopes": scopes,
+            "all_scopes": all_scopes,
+            "max_auth_age": max_auth_age,
+        }
+        self.optional = optional
 
 
-def _check(request: HttpRequest, requirements: Mapping[str, Any]) -> HttpResponse | None:
+def _check(request: HttpRequest, needs: _Needs) -> HttpResponse | None:
     """None when the request may proceed, else the refusal to answer."""
     try:
         claims = getattr(request, "cognito_claims", _UNSET)
         if claims is _UNSET:  # no middleware: verify here, with this view's needs
-            token = bearer_token(request.headers.get("Authorization"))
-            request.cognito_claims = get_verifier().verify(token, **requirements)
+            request.cognito_claims = request.alb_claims = None
+            found = get_authenticator().authenticate(
+                request.method or "GET",
+                _headers(request),
+                optional=needs.optional,
+                **_needs(needs),
+            )
+            _store(request, found)
             return None
         if claims is None:
-            raise MissingTokenError("the request has no bearer token")
-        get_verifier().authorize(claims, **requirements)
+            if needs.optional:
+                return None
+            raise MissingTokenError("the request has no token")
+        get_verifier().authorize(claims, **needs.requirements)
     except CognitoVerifyError as exc:
         return _refuse(request, exc)
     return None
 
 
-async def _acheck(request: HttpRequest, requirements: Mapping[str, Any]) -> HttpResponse | None:
+async def _acheck(request: HttpRequest, needs: _Needs) -> HttpResponse | None:
     claims = getattr(request, "cognito_claims", _UNSET)
     try:
         if claims is None:
-            raise MissingTokenError("the request has no bearer token")
+            if needs.optional:
+                return None
+            raise MissingTokenError("the request has no token")
         if claims is not _UNSET:
             # Only authorization is left; awaited, as custom_check may be async.
-            await get_verifier().aauthorize(claims, **requirements)
+            await get_verifier().aauthorize(claims, **needs.requirements)
             return None
-        token = bearer_token(request.headers.get("Authorization"))
-        request.cognito_claims = await get_verifier().averify(token, **requirements)
+        request.cognito_claims = request.alb_claims = None
+        found = await get_authenticator().aauthenticate(
+            request.method or "GET",
+            _headers(request),
+            optional=needs.optional,
+            **_needs(needs),
+        )
+        _store(request, found)
     except CognitoVerifyError as exc:
         return _refuse(request, exc)
     return None
 
 
-def _csrf_exempt(view: F) -> F:
+def _csrf_exempt(view: F, needs: _Needs | None = None) -> F:
     # Only requests carrying a valid bearer token reach a protected view, and a
     # cross-site form or link cannot set an Authorization header: CSRF tokens add
-    # nothing here (DRF exempts its token-authenticated views the same way).
-    view.csrf_exempt = True  # type: ignore[attr-defined]
+    # nothing here (DRF exempts its token-authenticated views the same way). An
+    # optional view also serves anonymous (maybe cookie-authenticated) callers, so
+    # it keeps Django's CSRF check.
+    if needs is None or not needs.optional:
+        view.csrf_exempt = True  # type: ignore[attr-defined]
     return view
 
 
@@ -359,18 +483,24 @@ def cognito_required(
     scopes: Groups = None,
     all_scopes: Groups = None,
     max_auth_age: float | None = None,
+    optional: bool = False,
 ) -> Any:
     """Decorate a function view (sync or async) to require an accepted token.
 
     ``groups`` / ``scopes``: at least one of them; ``all_groups`` / ``all_scopes``:
     every one, on top of the verifier's own requirements. No token -> 401, a lacking
-    group or scope -> 403. Uses the middleware's claims, or verifies the request
-    itself when the middleware is not installed. Usable bare or called. The view is
-    exempt from Django's CSRF check, as a bearer token cannot be forged cross-site.
-    ``max_auth_age``: seconds since sign-in (older: 401 with the RFC 9470 step-up
-    challenge ``error="insufficient_user_authentication"``).
+    group or scope -> 403. With ``optional=True`` a request without a token reaches
+    the view with ``request.cognito_claims = None`` (a bad token is still refused).
+    Uses the middleware's claims, or verifies the request itself when the middleware
+    is not installed. Usable bare or called. A required view is exempt from Django's
+    CSRF check, as a bearer token cannot be forged cross-site; an optional one keeps
+    the check. ``max_auth_age``: seconds since sign-in (older: 401 with the RFC 9470
+    step-up challenge ``error="insufficient_user_authentication"``).
+
+    Raises:
+        TypeError: a requirement is not a string or a list of strings.
     """
-    requirements = _requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
+    requirements = _Needs(groups, all_groups, scopes, all_scopes, max_auth_age, optional)
 
     def decorate(fn: F) -> F:
         if iscoroutinefunction(fn):
@@ -382,7 +512,7 @@ def cognito_required(
                     return refused
                 return await fn(request, *args, **kwargs)
 
-            return cast(F, _csrf_exempt(async_wrapper))
+            return cast(F, _csrf_exempt(async_wrapper, requirements))
 
         @functools.wraps(fn)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
@@ -391,7 +521,7 @@ def cognito_required(
                 return refused
             return fn(request, *args, **kwargs)
 
-        return cast(F, _csrf_exempt(wrapper))
+        return cast(F, _csrf_exempt(wrapper, requirements))
 
     return decorate(view) if view is not None else decorate
 
@@ -399,9 +529,9 @@ def cognito_required(
 class CognitoRequiredMixin:
     """Class-based view mixin (put it first): requires an accepted token.
 
-    Set ``cognito_groups``, ``cognito_all_groups``, ``cognito_scopes`` or
-    ``cognito_all_scopes`` (and ``cognito_max_auth_age``, seconds since sign-in) on
-    the view class for per-view requirements. Works for
+    Set ``cognito_groups``, ``cognito_all_groups``, ``cognito_scopes``,
+    ``cognito_all_scopes``, ``cognito_max_auth_age`` (seconds since sign-in) or
+    ``cognito_optional`` on the view class for per-view requirements. Works for
     sync and async views.
     """
 
@@ -410,18 +540,21 @@ class CognitoRequiredMixin:
     cognito_scopes: Groups = None
     cognito_all_scopes: Groups = None
     cognito_max_auth_age: float | None = None
+    cognito_optional: bool = False
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:
-        return _csrf_exempt(cast(Any, super()).as_view(**initkwargs))
+        view = cast(Any, super()).as_view(**initkwargs)
+        return view if cls.cognito_optional else _csrf_exempt(view)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        requirements = _requirements(
+        requirements = _Needs(
             self.cognito_groups,
             self.cognito_all_groups,
             self.cognito_scopes,
             self.cognito_all_scopes,
             self.cognito_max_auth_age,
+            self.cognito_optional,
         )
         parent = cast(Any, super())
         if getattr(self, "view_is_async", False):

@@ -4,6 +4,7 @@ permissions.
     REST_FRAMEWORK = {
         "DEFAULT_AUTHENTICATION_CLASSES": ["cognito_verify.integrations.drf.CognitoAuthentication"],
         "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+        "EXCEPTION_HANDLER": "cognito_verify.integrations.drf.exception_handler",
     }
 
     class Orders(APIView):
@@ -11,7 +12,10 @@ permissions.
 
 The verifier comes from ``settings.COGNITO_VERIFY`` (see ``integrations.django``).
 ``request.auth`` is the verified ``Claims``; ``request.user`` the ``USER_MAPPER``'s
-user or a database-free ``CognitoUser``. Requires ``pip install cognito-verify[drf]``.
+user or a database-free ``CognitoUser``. ``exception_handler`` adds what DRF's own
+handler cannot: ``Cache-Control: no-store`` on every refusal and the RFC 6750
+``insufficient_scope`` challenge on a ``HasScope`` 403, as the other adapters answer.
+Requires ``pip install cognito-verify[drf]``.
 """
 
 from __future__ import annotations
@@ -20,19 +24,33 @@ from collections.abc import Sequence
 from typing import Any
 
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied
+from rest_framework.exceptions import (
+    APIException,
+    AuthenticationFailed,
+    NotAuthenticated,
+    PermissionDenied,
+)
 from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
 
 from ..claims import Claims
-from ..errors import CognitoVerifyError, ConfigurationError, ForbiddenError, MissingTokenError
-from ._http import bearer_token, refusal
-from .django import get_verifier, user_for
+from ..errors import CognitoVerifyError, ConfigurationError, ForbiddenError
+from ._http import NO_STORE, Refusal, refusal
+from .django import _headers, _store, get_authenticator, get_verifier, user_for
 
-__all__ = ["CognitoAuthentication", "HasGroup", "HasScope", "KeysUnavailable"]
+__all__ = [
+    "CognitoAuthentication",
+    "HasGroup",
+    "HasScope",
+    "KeysUnavailable",
+    "exception_handler",
+]
 
 _UNSET: Any = object()
 # Where a failed authentication leaves its challenge for ``authenticate_header``.
 _CHALLENGE = "_cognito_challenge"
+# Where a refused HasScope leaves its insufficient_scope challenge for the handler.
+_SCOPE_CHALLENGE = "_cognito_scope_challenge"
 
 
 class KeysUnavailable(APIException):  # type: ignore[misc]
@@ -43,10 +61,37 @@ class KeysUnavailable(APIException):  # type: ignore[misc]
     default_code = "jwks_unavailable"
 
 
-def _detail(exc: CognitoVerifyError) -> dict[str, str]:
+def _detail(answer: Refusal) -> dict[str, str]:
     # DRF's shape ("detail") plus the stable code; never the exception message.
-    body = refusal(exc).body
+    body = answer.body
     return {"detail": body["message"], "code": body["error"]}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's ``exception_handler`` plus the HTTP rules every adapter of this library
+    follows: ``Cache-Control: no-store`` on every 401, 403 and 503 answer (they depend
+    on the ``Authorization`` header), and on a ``HasScope`` refusal the
+    ``WWW-Authenticate: Bearer error="insufficient_scope", scope="..."`` challenge.
+    Set it as ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``."""
+    # Imported here: rest_framework.views imports the authentication classes (this
+    # module) while it loads, so a top-level import would be circular.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    response: Response | None = drf_exception_handler(exc, context)
+    if response is None or response.status_code not in (401, 403, 503):
+        return response
+    for name, value in NO_STORE.items():
+        response[name] = value
+    request = context.get("request")
+    challenge = getattr(request, _SCOPE_CHALLENGE, None)
+    if (
+        isinstance(exc, PermissionDenied)
+        and not isinstance(exc, NotAuthenticated)
+        and challenge
+        and not response.has_header("WWW-Authenticate")
+    ):
+        response["WWW-Authenticate"] = challenge
+    return response
 
 
 class CognitoAuthentication(BaseAuthentication):  # type: ignore[misc]
@@ -63,15 +108,15 @@ class CognitoAuthentication(BaseAuthentication):  # type: ignore[misc]
         django_request = request._request
         claims = getattr(django_request, "cognito_claims", _UNSET)
         if claims is _UNSET:
+            # TOKEN_SOURCE and ALB_VERIFIER of COGNITO_VERIFY apply here too; no
+            # token at all is anonymous, a token present but unusable is refused.
             try:
-                token = bearer_token(request.META.get("HTTP_AUTHORIZATION"))
-            except MissingTokenError:
-                return None
-            try:
-                claims = get_verifier().verify(token)
+                found = get_authenticator().authenticate(
+                    django_request.method or "GET", _headers(django_request), optional=True
+                )
             except CognitoVerifyError as exc:
                 raise self._refuse(request, exc) from None
-            django_request.cognito_claims = claims
+            claims = _store(django_request, found)
         if claims is None:
             return None
         return user_for(django_request, claims), claims
@@ -80,14 +125,16 @@ class CognitoAuthentication(BaseAuthentication):  # type: ignore[misc]
         answer = refusal(exc)
         if answer.status == 401:
             setattr(request, _CHALLENGE, answer.headers["WWW-Authenticate"])
-            return AuthenticationFailed(_detail(exc), code=exc.code)
+            return AuthenticationFailed(_detail(answer), code=exc.code)
         if answer.status == 403:  # the verifier's own group/scope requirements
-            return PermissionDenied(_detail(exc), code=exc.code)
+            if "WWW-Authenticate" in answer.headers:
+                setattr(request, _SCOPE_CHALLENGE, answer.headers["WWW-Authenticate"])
+            return PermissionDenied(_detail(answer), code=exc.code)
         if answer.status == 503:
-            unavailable = KeysUnavailable(_detail(exc), code=exc.code)
+            unavailable = KeysUnavailable(_detail(answer), code=exc.code)
             unavailable.wait = int(answer.headers.get("Retry-After", "5"))
             return unavailable
-        return APIException(_detail(exc), code=exc.code)
+        return APIException(_detail(answer), code=exc.code)
 
     def authenticate_header(self, request: Any) -> str:
         # A non-empty challenge makes DRF answer 401 rather than 403 (RFC 7235).
@@ -117,8 +164,11 @@ class _CognitoPermission(BasePermission):  # type: ignore[misc]
             get_verifier().authorize(claims, **{key: values})  # type: ignore[arg-type]
         except ForbiddenError as exc:
             # Per-request instance (DRF instantiates permissions per request).
-            self.message = _detail(exc)
+            answer = refusal(exc)
+            self.message = _detail(answer)
             self.code = exc.code
+            if "WWW-Authenticate" in answer.headers:
+                setattr(request, _SCOPE_CHALLENGE, answer.headers["WWW-Authenticate"])
             return False
         return True
 

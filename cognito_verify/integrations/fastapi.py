@@ -12,7 +12,7 @@
     async def me(claims: Annotated[Claims, Depends(auth)]) -> dict[str, str | None]:
         return {"username": claims.username}
 
-    @app.delete("/orders/{id}", dependencies=[Depends(auth.require(groups="admin"))])
+    @app.delete("/orders/{id}", dependencies=[Depends(auth.required(groups="admin"))])
     async def delete_order(id: int) -> None: ...
 
     @dataclass
@@ -35,19 +35,29 @@ customise them (see docs/fastapi.md).
 # No ``from __future__ import annotations`` here: FastAPI reads the annotations of
 # the dependencies' ``__call__`` at runtime to find the ``HTTPConnection`` parameter.
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from fastapi import HTTPException, WebSocketException, status
+from fastapi.openapi.models import APIKey, APIKeyIn
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
+from ..alb import AlbVerifier
 from ..claims import Claims
 from ..errors import CognitoVerifyError, MissingTokenError
 from ..verifier import CognitoVerifier
-from ._http import Refusal, bearer_token, refusal, single_header, websocket_bearer
+from ._http import (
+    Authenticator,
+    Refusal,
+    TokenSource,
+    refusal,
+    single_header,
+    websocket_bearer,
+)
 
 __all__ = ["CognitoAuth", "CognitoHTTPException", "cognito_exception_handler"]
 
@@ -88,14 +98,15 @@ def cognito_exception_handler(request: Any, exc: Exception) -> JSONResponse:
 class _Dependency(SecurityBase):
     """Verifies the request's token with ``averify``; one instance per requirement set."""
 
-    model: HTTPBearerModel
+    model: HTTPBearerModel | APIKey
 
     def __init__(
         self,
-        verifier: CognitoVerifier,
-        model: HTTPBearerModel,
+        verifier: CognitoVerifier | None,
+        model: HTTPBearerModel | APIKey,
         scheme_name: str,
         *,
+        authenticator: Authenticator | None = None,
         optional: bool = False,
         groups: Names = None,
         all_groups: Names = None,
@@ -103,9 +114,12 @@ class _Dependency(SecurityBase):
         all_scopes: Names = None,
         max_auth_age: float | None = None,
     ) -> None:
-        if not isinstance(verifier, CognitoVerifier):
+        if not isinstance(verifier, CognitoVerifier) and authenticator is None:
             raise TypeError("CognitoAuth needs a CognitoVerifier")
         self.verifier = verifier
+        self._auth = authenticator or Authenticator(verifier)
+        # The subprotocol fallback belongs to the default bearer source only.
+        self._ws_bearer = self._auth.alb is None and self._auth.sources == (TokenSource.bearer(),)
         self.model = model
         self.scheme_name = scheme_name
         self._optional = optional
@@ -120,19 +134,26 @@ class _Dependency(SecurityBase):
     async def _claims(self, conn: HTTPConnection) -> Claims | None:
         websocket = conn.scope["type"] == "websocket"
         try:
-            try:
-                authorization = single_header(conn.headers.getlist("authorization"))
-                if websocket:
+            if websocket and self._ws_bearer:
+                try:
+                    authorization = single_header(conn.headers.getlist("authorization"))
                     token = websocket_bearer(authorization, conn.scope.get("subprotocols", ()))
-                else:
-                    token = bearer_token(authorization)
-            except MissingTokenError:
-                if self._optional:
-                    return None
-                raise
+                except MissingTokenError:
+                    if self._optional:
+                        return None
+                    raise
+                assert self.verifier is not None
+                return await self.verifier.averify(token, **self._requirements)
             # An optional route still refuses a bad token: sending garbage is not
             # anonymity, and silently downgrading would hide an expired session.
-            return await self.verifier.averify(token, **self._requirements)
+            claims, alb_claims = await self._auth.aauthenticate(
+                "WEBSOCKET" if websocket else conn.scope.get("method", "GET"),
+                conn.headers.getlist,
+                optional=self._optional,
+                **self._requirements,
+            )
+            conn.state.alb_claims = alb_claims
+            return claims
         except CognitoVerifyError as exc:
             if websocket:
                 # FastAPI's convention for WebSockets; before accept() the server
@@ -162,8 +183,8 @@ class _Modeled(_Dependency, Generic[M]):
 
     def __init__(
         self,
-        verifier: CognitoVerifier,
-        model: HTTPBearerModel,
+        verifier: CognitoVerifier | None,
+        model: HTTPBearerModel | APIKey,
         scheme_name: str,
         claims_model: type[M],
         aliases: Mapping[str, str] | None,
@@ -189,6 +210,12 @@ class CognitoAuth(_Required):
         verifier: the ``CognitoVerifier`` that checks every token (``averify``).
         scheme_name: the security scheme's name in ``openapi.json``.
         description: shown next to the "Authorize" button in ``/docs``.
+        token_source: where requests carry the token: ``TokenSource.bearer()``
+            (default), ``.header(name)``, ``.cookie(name)``, or a list tried in order
+            (``openapi.json`` describes the first).
+        alb: an ``AlbVerifier``: ``x-amzn-oidc-data`` is required too, its claims in
+            ``request.state.alb_claims``; ``verifier`` may then be None (the
+            dependency then returns the load balancer's claims).
 
     Refusals: no token 401 (``WWW-Authenticate: Bearer``), bad token 401
     (``error="invalid_token"``), missing group or scope 403, keys unavailable 503.
@@ -196,18 +223,72 @@ class CognitoAuth(_Required):
 
     def __init__(
         self,
-        verifier: CognitoVerifier,
+        verifier: CognitoVerifier | None,
         *,
         scheme_name: str = "CognitoBearer",
         description: str | None = "An Amazon Cognito access or ID token.",
+        token_source: TokenSource | Sequence[TokenSource] | None = None,
+        alb: AlbVerifier | None = None,
     ) -> None:
-        super().__init__(
-            verifier,
-            HTTPBearerModel(bearerFormat="JWT", description=description),
-            scheme_name,
+        authenticator = Authenticator(verifier, alb=alb, token_source=token_source)
+        first = authenticator.sources[0]
+        model: HTTPBearerModel | APIKey
+        if alb is not None and verifier is None:
+            model = APIKey.model_validate(
+                {"in": APIKeyIn.header, "name": "x-amzn-oidc-data", "description": description}
+            )
+        elif first.kind == "bearer":
+            model = HTTPBearerModel(bearerFormat="JWT", description=description)
+        else:
+            where = APIKeyIn.cookie if first.kind == "cookie" else APIKeyIn.header
+            model = APIKey.model_validate(
+                {"in": where, "name": first.name, "description": description}
+            )
+        super().__init__(verifier, model, scheme_name, authenticator=authenticator)
+        self.optional: _Optional = _Optional(
+            verifier, self.model, scheme_name, authenticator=authenticator, optional=True
         )
-        self.optional: _Optional = _Optional(verifier, self.model, scheme_name, optional=True)
         """``Depends(auth.optional)``: the claims, or ``None`` when there is no token."""
+
+    def required(
+        self,
+        *,
+        groups: Names = None,
+        all_groups: Names = None,
+        scopes: Names = None,
+        all_scopes: Names = None,
+        max_auth_age: float | None = None,
+        optional: bool = False,
+    ) -> _Dependency:
+        """A dependency with extra requirements for one route (403 when unmet).
+
+        ``groups`` / ``scopes``: at least one of them; ``all_groups`` /
+        ``all_scopes``: every one of them. Added to the verifier's own requirements.
+        ``max_auth_age``: seconds since the user signed in; older sign-ins get 401
+        with the RFC 9470 challenge (``error="insufficient_user_authentication"``).
+        With ``optional=True`` a request without a token gets ``None`` (a bad token,
+        or one lacking the requirements, is still refused).
+
+        Raises:
+            TypeError: a requirement is not a string or a list of strings.
+        """
+        # Validate now, at import time of the app, not on the first request.
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        if not isinstance(optional, bool):
+            raise TypeError(f"optional must be True or False, got {optional!r}")
+        kind = _Optional if optional else _Required
+        return kind(
+            self.verifier,
+            self.model,
+            self.scheme_name,
+            authenticator=self._auth,
+            optional=optional,
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
+        )
 
     def require(
         self,
@@ -217,20 +298,14 @@ class CognitoAuth(_Required):
         scopes: Names = None,
         all_scopes: Names = None,
         max_auth_age: float | None = None,
-    ) -> _Required:
-        """A dependency with extra requirements for one route (403 when unmet).
-
-        ``groups`` / ``scopes``: at least one of them; ``all_groups`` /
-        ``all_scopes``: every one of them. Added to the verifier's own requirements.
-        ``max_auth_age``: seconds since the user signed in; older sign-ins get 401
-        with the RFC 9470 challenge (``error="insufficient_user_authentication"``).
-        """
-        # Validate now, at import time of the app, not on the first request.
-        self.verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
-        return _Required(
-            self.verifier,
-            self.model,
-            self.scheme_name,
+    ) -> _Dependency:
+        """Deprecated spelling of ``required``."""
+        warnings.warn(
+            "auth.require(...) is deprecated: write auth.required(...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.required(
             groups=groups,
             all_groups=all_groups,
             scopes=scopes,
@@ -252,17 +327,18 @@ class CognitoAuth(_Required):
         """A dependency returning the verified claims as ``claims_model`` (a dataclass
         or pydantic model): ``caller: Annotated[Caller, Depends(auth.as_model(Caller))]``.
 
-        Requirements as in :meth:`require`; ``aliases`` maps field names to claim
+        Requirements as in :meth:`required`; ``aliases`` maps field names to claim
         names (see ``Claims.to_model``). Claims that do not fit the model answer 500
         (``claims_model_mismatch``): the model, not the caller, needs fixing.
         """
-        self.verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
         return _Modeled(
             self.verifier,
             self.model,
             self.scheme_name,
             claims_model,
             aliases,
+            authenticator=self._auth,
             groups=groups,
             all_groups=all_groups,
             scopes=scopes,

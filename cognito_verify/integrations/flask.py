@@ -30,10 +30,12 @@ from werkzeug.exceptions import (
     Unauthorized,
 )
 
+from ..alb import AlbVerifier
 from ..claims import Claims
-from ..errors import CognitoVerifyError, ConfigurationError, MissingTokenError
+from ..errors import CognitoVerifyError, ConfigurationError
 from ..verifier import CognitoVerifier
-from ._http import Refusal, bearer_token, refusal
+from ._config import build_verifier, unknown_keys, verifier_options
+from ._http import Authenticator, Refusal, TokenSource, json_default, refusal, token_sources
 
 __all__ = [
     "CognitoAuth",
@@ -49,10 +51,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 Groups = str | Sequence[str] | None
 
 _EXTENSION = "cognito_verify"
-_REQUIRED_KEYS = ("user_pool_id", "client_id", "token_use")
-_PARAMETERS = tuple(
-    name for name in inspect.signature(CognitoVerifier.__init__).parameters if name != "self"
-)
+_WHERE = "app.config"
 
 
 class CognitoAuthError(HTTPException):
@@ -63,9 +62,9 @@ class CognitoAuthError(HTTPException):
     Register ``@app.errorhandler(CognitoAuthError)`` to answer differently.
     """
 
-    def __init__(self, error: CognitoVerifyError) -> None:
+    def __init__(self, error: CognitoVerifyError, answer: Refusal | None = None) -> None:
         self.error = error
-        self.refusal: Refusal = refusal(error)
+        self.refusal: Refusal = answer if answer is not None else refusal(error)
         # The description is the fixed text, not str(error): exception messages can
         # name configured issuers and clients, which a caller has no need to learn.
         super().__init__(description=self.refusal.body["message"])
@@ -73,11 +72,11 @@ class CognitoAuthError(HTTPException):
     @classmethod
     def from_error(cls, error: CognitoVerifyError) -> CognitoAuthError:
         """The subclass matching the error's HTTP status (401, 403, 503 or 500)."""
-        status = refusal(error).status
+        answer = refusal(error)
         for sub in (CognitoUnauthorized, CognitoForbidden, CognitoUnavailable):
-            if sub.code == status:
-                return sub(error)
-        return CognitoMisconfigured(error)
+            if sub.code == answer.status:
+                return sub(error, answer)
+        return CognitoMisconfigured(error, answer)
 
     def get_headers(self, environ: Any = None, scope: Any = None) -> list[tuple[str, str]]:
         return [("Content-Type", "application/json"), *self.refusal.headers.items()]
@@ -108,30 +107,27 @@ def verifier_from_config(config: Mapping[str, Any]) -> CognitoVerifier:
     """Build a verifier from ``COGNITO_<PARAMETER>`` keys of a Flask config.
 
     Every ``CognitoVerifier`` parameter can be given as ``COGNITO_`` plus its name in
-    capitals (``COGNITO_JWKS_URL``, ``COGNITO_LEEWAY``, ...). ``COGNITO_USER_POOL_ID``,
-    ``COGNITO_CLIENT_ID`` and ``COGNITO_TOKEN_USE`` are required; the last two may be
-    ``None`` on purpose. Other ``COGNITO_*`` keys are ignored.
+    capitals (``COGNITO_JWKS_URL``, ``COGNITO_LEEWAY``, ``COGNITO_GROUPS``, ...).
+    ``COGNITO_USER_POOL_ID``, ``COGNITO_CLIENT_ID`` and ``COGNITO_TOKEN_USE`` are
+    required; the last two may be ``None`` on purpose. Any other ``COGNITO_*`` key is
+    refused with the closest known name: a typo such as ``COGNITO_GROUP`` must not
+    silently drop a group check. List the app's own ``COGNITO_*`` keys (say
+    ``COGNITO_DOMAIN``) in ``COGNITO_EXTRA_KEYS`` to keep them.
 
     Raises:
-        ConfigurationError: a required key is missing or a value is invalid.
+        ConfigurationError: a key is unknown or missing, or a value is invalid.
     """
-    missing = [
-        f"COGNITO_{n.upper()}" for n in _REQUIRED_KEYS if f"COGNITO_{n.upper()}" not in config
-    ]
-    # No silent defaults: accepting any client or either token type must be said.
-    if missing:
-        raise ConfigurationError(
-            f"{', '.join(missing)} must be set in app.config (CLIENT_ID and TOKEN_USE "
-            "may be None to accept any app client / both token types), or pass "
-            "CognitoAuth(verifier=CognitoVerifier(...))"
-        )
-    options = {
-        n: config[f"COGNITO_{n.upper()}"] for n in _PARAMETERS if f"COGNITO_{n.upper()}" in config
-    }
-    try:
-        return CognitoVerifier(**options)
-    except TypeError as exc:
-        raise ConfigurationError(f"invalid COGNITO_* configuration: {exc}") from None
+    options = verifier_options(config, prefix="COGNITO_", where=_WHERE, own=_own_keys(config))
+    return build_verifier(options, where=_WHERE)
+
+
+def _own_keys(config: Mapping[str, Any]) -> tuple[str, ...]:
+    # COGNITO_EXTRA_KEYS: the app's other COGNITO_* keys (say COGNITO_DOMAIN for the
+    # hosted UI), named on purpose so they are not mistaken for typos.
+    extra = config.get("COGNITO_EXTRA_KEYS", ())
+    if isinstance(extra, str) or not all(isinstance(k, str) for k in extra):
+        raise ConfigurationError(f"{_WHERE}['COGNITO_EXTRA_KEYS'] must be a list of key names")
+    return ("EXTRA_KEYS", *(k.removeprefix("COGNITO_") for k in extra))
 
 
 class CognitoAuth:
@@ -142,18 +138,80 @@ class CognitoAuth:
             passed to ``init_app`` gets one built from its ``COGNITO_*`` config (see
             ``verifier_from_config``).
         app: an app to initialise now; or call ``init_app`` later (app factories).
+        token_source: where requests carry the token: ``TokenSource.bearer()``
+            (default), ``.header(name)``, ``.cookie(name)``, or a list tried in order.
+        alb: an ``AlbVerifier``: requests must also carry a valid ``x-amzn-oidc-data``
+            (``g.alb_claims``); the token source then defaults to the
+            ``x-amzn-oidc-accesstoken`` header. With ``alb`` and no verifier (and no
+            ``COGNITO_USER_POOL_ID``), the load balancer's claims are the claims.
     """
 
-    def __init__(self, verifier: CognitoVerifier | None = None, app: Flask | None = None) -> None:
+    def __init__(
+        self,
+        verifier: CognitoVerifier | None = None,
+        app: Flask | None = None,
+        *,
+        token_source: TokenSource | Sequence[TokenSource] | None = None,
+        alb: AlbVerifier | None = None,
+    ) -> None:
+        if verifier is not None and not isinstance(verifier, CognitoVerifier):
+            raise TypeError("CognitoAuth needs a CognitoVerifier")
         self._verifier = verifier
+        self._alb = alb
+        self._token_source = token_sources(token_source) if token_source is not None else None
+        self._authenticators: dict[int, Authenticator] = {}
+        # Views decorated by ``required``, by their undecorated function: found again
+        # when the decorator was written above ``@app.route`` (see ``_guard``).
+        self._guarded: dict[Callable[..., Any], dict[str, Any]] = {}
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app: Flask, *, verifier: CognitoVerifier | None = None) -> None:
         """Register on ``app``: its verifier is ``verifier``, else the one given to
-        ``CognitoAuth``, else one built from ``app.config`` now (no IO), so a bad
-        config fails at start-up. Call again with ``verifier=`` to swap it in tests."""
-        app.extensions[_EXTENSION] = verifier or self._verifier or verifier_from_config(app.config)
+        ``CognitoAuth``, else one built from ``app.config`` now (no IO), so a bad or
+        misspelt ``COGNITO_*`` key fails at start-up. Call again with ``verifier=`` to
+        swap it in tests.
+
+        Also teaches the app's JSON provider to return ``Claims`` (as ``to_dict()``)
+        and the sets of ``claims.groups`` / ``claims.scopes`` (as sorted lists).
+
+        Raises:
+            ConfigurationError: the ``COGNITO_*`` configuration is invalid.
+        """
+        if verifier is not None and not isinstance(verifier, CognitoVerifier):
+            raise TypeError("init_app(verifier=) needs a CognitoVerifier")
+        if (
+            verifier is None
+            and self._verifier is None
+            and (
+                # With the load balancer alone, no COGNITO_* pool config is needed.
+                self._alb is None or "COGNITO_USER_POOL_ID" in app.config
+            )
+        ):
+            verifier = verifier_from_config(app.config)
+        else:
+            # A verifier given in code: COGNITO_* keys would be ignored, so a
+            # misspelt one is still refused rather than silently unused.
+            verifier_options_known(app.config)
+        app.extensions[_EXTENSION] = verifier or self._verifier
+        # Fail now, not on the first request, for a bad token_source / alb pairing.
+        Authenticator(verifier or self._verifier, alb=self._alb, token_source=self._token_source)
+        if _EXTENSION + ".guard" not in app.extensions:
+            app.extensions[_EXTENSION + ".guard"] = True
+            app.before_request(self._guard)
+            _teach_json(app)
+
+    def _guard(self) -> None:
+        # ``@auth.required`` written above ``@app.get`` decorates the function after
+        # Flask registered it, so the registered view is the unprotected one. The
+        # order must not decide whether a view is protected: such a view is found
+        # here by its function and checked before it runs.
+        if not self._guarded or request.endpoint is None:
+            return
+        view = current_app.view_functions.get(request.endpoint)
+        options = self._guarded.get(view) if view is not None else None
+        if options is not None:
+            self.authenticate(**options)
 
     @property
     def verifier(self) -> CognitoVerifier:
@@ -167,6 +225,23 @@ class CognitoAuth:
         raise ConfigurationError(
             "CognitoAuth has not been initialised for this app: call auth.init_app(app)"
         )
+
+    def _authenticator(self) -> Authenticator:
+        if self._alb is not None and has_app_context() and _EXTENSION in current_app.extensions:
+            verifier = current_app.extensions[_EXTENSION]  # None: the ALB alone
+        else:
+            verifier = self.verifier
+        found = self._authenticators.get(id(verifier))
+        if found is None or found.verifier is not verifier:
+            found = Authenticator(verifier, alb=self._alb, token_source=self._token_source)
+            self._authenticators[id(verifier)] = found
+        return found
+
+    @property
+    def current_alb_claims(self) -> Claims | None:
+        """The load balancer's verified ``x-amzn-oidc-data`` claims of this request
+        (``flask.g.alb_claims``); ``None`` without an ``alb`` verifier."""
+        return cast("Claims | None", g.get("alb_claims"))
 
     @property
     def current_claims(self) -> Claims | None:
@@ -184,26 +259,25 @@ class CognitoAuth:
         optional: bool = False,
         max_auth_age: float | None = None,
     ) -> Claims | None:
-        """Verify the current request's bearer token, store and return its claims.
+        """Verify the current request's token, store and return its claims.
 
         Raises:
             CognitoAuthError: the request is refused (401, 403 or 503).
         """
         g.cognito_claims = None
+        g.alb_claims = None
         # Outside the try: a missing init_app is a bug to log with its traceback,
         # not a refusal to answer.
-        verifier = self.verifier
-        try:
-            token = bearer_token(request.headers.get("Authorization"))
-        except MissingTokenError as exc:
-            if optional:
-                return None
-            raise CognitoAuthError.from_error(exc) from None
+        authenticator = self._authenticator()
         try:
             # Flask runs an async view in its own event loop, so a blocking key fetch
-            # here holds up this request only; the sync path works for both.
-            claims = verifier.verify(
-                token,
+            # here holds up this request only; the sync path works for both. An
+            # optional route still refuses a bad token: a client that sent one
+            # expects to be authenticated and must learn that it is not.
+            found = authenticator.authenticate(
+                request.method,
+                request.headers.getlist,
+                optional=optional,
                 groups=groups,
                 all_groups=all_groups,
                 scopes=scopes,
@@ -211,11 +285,9 @@ class CognitoAuth:
                 max_auth_age=max_auth_age,
             )
         except CognitoVerifyError as exc:
-            # An optional route still refuses a bad token: a client that sent one
-            # expects to be authenticated and must learn that it is not.
             raise CognitoAuthError.from_error(exc) from None
-        g.cognito_claims = claims
-        return claims
+        g.cognito_claims, g.alb_claims = found
+        return found.claims
 
     @overload
     def required(self, view: F) -> F: ...
@@ -264,8 +336,11 @@ class CognitoAuth:
         }
         # Bad requirement values are a programming error: fail at decoration time.
         CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        if not isinstance(optional, bool):
+            raise TypeError(f"optional must be True or False, got {optional!r}")
 
         def decorate(fn: F) -> F:
+            self._guarded[fn] = options
             if inspect.iscoroutinefunction(fn):
 
                 @functools.wraps(fn)
@@ -285,3 +360,27 @@ class CognitoAuth:
         if view is not None:
             return decorate(view)
         return decorate
+
+
+def verifier_options_known(config: Mapping[str, Any]) -> None:
+    """Refuse unknown ``COGNITO_*`` keys of a Flask config (with a "did you mean").
+
+    Raises:
+        ConfigurationError: a ``COGNITO_*`` key is not a ``CognitoVerifier`` parameter.
+    """
+    problems = unknown_keys(config, prefix="COGNITO_", own=_own_keys(config))
+    if problems:
+        raise ConfigurationError(f"{_WHERE}: {'; '.join(problems)}")
+
+
+def _teach_json(app: Flask) -> None:
+    provider = app.json
+    previous = getattr(provider, "default", None)
+    if previous is None:  # a provider without a ``default`` hook: documented, not patched
+        return
+
+    def default(value: Any) -> Any:
+        found = json_default(value)
+        return previous(value) if found is NotImplemented else found
+
+    provider.default = default  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@
     backend = CognitoAuthBackend(verifier)
     app = Starlette(routes=[...], middleware=[backend.middleware()])
 
-    @backend.require(groups="admin")          # 401 anonymous, 403 not in the group
+    @backend.required(groups="admin")         # 401 anonymous, 403 not in the group
     async def admin(request): ...
 
 Starlette scopes given to a verified caller: ``"authenticated"``, every OAuth scope of
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -35,10 +36,16 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 
+from ..alb import AlbVerifier
 from ..claims import Claims
-from ..errors import CognitoVerifyError, InvalidTokenError, MissingTokenError
+from ..errors import (
+    CognitoVerifyError,
+    ConfigurationError,
+    InvalidTokenError,
+    MissingTokenError,
+)
 from ..verifier import CognitoVerifier
-from ._http import bearer_token, refusal, single_header, websocket_bearer
+from ._http import Authenticator, TokenSource, refusal, single_header, websocket_bearer
 
 __all__ = [
     "CognitoAuthBackend",
@@ -55,10 +62,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class CognitoUser(BaseUser):
-    """``request.user`` for a verified token."""
+    """``request.user`` for a verified token; ``alb_claims`` holds the load balancer's
+    ``x-amzn-oidc-data`` claims when the backend has an ``alb`` verifier."""
 
-    def __init__(self, claims: Claims) -> None:
+    def __init__(self, claims: Claims, alb_claims: Claims | None = None) -> None:
         self.claims = claims
+        self.alb_claims = alb_claims
 
     @property
     def is_authenticated(self) -> bool:
@@ -113,27 +122,48 @@ class CognitoAuthBackend(AuthenticationBackend):
     Args:
         verifier: the ``CognitoVerifier`` that checks every token.
         group_prefix: prefix of the Starlette scope made from a Cognito group.
+        token_source: where requests carry the token: ``TokenSource.bearer()``
+            (default), ``.header(name)``, ``.cookie(name)``, or a list tried in order.
+        alb: an ``AlbVerifier``: ``x-amzn-oidc-data`` is required too
+            (``request.user.alb_claims``); ``verifier`` may then be None.
     """
 
-    def __init__(self, verifier: CognitoVerifier, *, group_prefix: str = GROUP_PREFIX) -> None:
-        if not isinstance(verifier, CognitoVerifier):
+    def __init__(
+        self,
+        verifier: CognitoVerifier | None,
+        *,
+        group_prefix: str = GROUP_PREFIX,
+        token_source: TokenSource | Sequence[TokenSource] | None = None,
+        alb: AlbVerifier | None = None,
+    ) -> None:
+        if not isinstance(verifier, CognitoVerifier) and alb is None:
             raise TypeError("CognitoAuthBackend needs a CognitoVerifier")
         self.verifier = verifier
         self.group_prefix = group_prefix
+        self._auth = Authenticator(verifier, alb=alb, token_source=token_source)
+        self._ws_bearer = token_source is None and alb is None
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        websocket = conn.scope["type"] == "websocket"
+        alb_claims = None
         try:
-            try:
-                authorization = single_header(conn.headers.getlist("authorization"))
-                if conn.scope["type"] == "websocket":
+            if websocket and self._ws_bearer:
+                try:
+                    authorization = single_header(conn.headers.getlist("authorization"))
                     token = websocket_bearer(authorization, conn.scope.get("subprotocols", ()))
-                else:
-                    token = bearer_token(authorization)
-            except MissingTokenError:
-                return None
-            claims = await self.verifier.averify(token)
+                except MissingTokenError:
+                    return None
+                assert self.verifier is not None
+                claims: Claims | None = await self.verifier.averify(token)
+            else:
+                method = "WEBSOCKET" if websocket else conn.scope.get("method", "GET")
+                claims, alb_claims = await self._auth.aauthenticate(
+                    method, conn.headers.getlist, optional=True
+                )
         except CognitoVerifyError as exc:
             raise CognitoAuthenticationError(exc) from None
+        if claims is None:
+            return None
         # Groups are prefixed so a group never passes for an OAuth scope of the same
         # name, and OAuth scopes shaped like our own names are dropped so a scope
         # literally called "group:admin" never passes for membership of "admin".
@@ -143,7 +173,7 @@ class CognitoAuthBackend(AuthenticationBackend):
             if s != "authenticated" and not s.startswith(self.group_prefix)
         ]
         scopes = ["authenticated", *oauth, *(self.group_prefix + g for g in sorted(claims.groups))]
-        return AuthCredentials(scopes), CognitoUser(claims)
+        return AuthCredentials(scopes), CognitoUser(claims, alb_claims)
 
     def middleware(self) -> Middleware:
         """``Starlette(middleware=[backend.middleware()])``, with our ``on_error``."""
@@ -158,18 +188,50 @@ class CognitoAuthBackend(AuthenticationBackend):
         all_scopes: Names = None,
         max_auth_age: float | None = None,
     ) -> Callable[[F], F]:
+        """Deprecated spelling of ``required``."""
+        warnings.warn(
+            "backend.require(...) is deprecated: write backend.required(...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.required(
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
+        )
+
+    def required(
+        self,
+        *,
+        groups: Names = None,
+        all_groups: Names = None,
+        scopes: Names = None,
+        all_scopes: Names = None,
+        max_auth_age: float | None = None,
+        optional: bool = False,
+    ) -> Callable[[F], F]:
         """Decorate an endpoint (function or ``HTTPEndpoint`` method, sync or async,
         HTTP or WebSocket) to need a verified caller with these groups / scopes.
 
         Unlike Starlette's ``@requires``: anonymous gets 401 with
         ``WWW-Authenticate: Bearer``, a missing group 403, a missing scope 403 with
-        ``error="insufficient_scope"``, all with our JSON body. A WebSocket is
-        closed with 1008 (policy violation). ``max_auth_age``: seconds since sign-in
-        (older: 401 with the RFC 9470 ``insufficient_user_authentication`` challenge).
+        ``error="insufficient_scope", scope="..."``, all with our JSON body. A
+        WebSocket is closed with 1008 (policy violation). ``max_auth_age``: seconds
+        since sign-in (older: 401 with the RFC 9470 ``insufficient_user_authentication``
+        challenge). With ``optional=True`` an anonymous caller reaches the endpoint
+        (``request.user`` is unauthenticated); a verified one must still meet the
+        requirements.
+
+        Raises:
+            TypeError: a requirement is not a string or a list of strings.
         """
         verifier = self.verifier
         # fail at import, not per call
-        verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        if not isinstance(optional, bool):
+            raise TypeError(f"optional must be True or False, got {optional!r}")
         needs: dict[str, Any] = dict(
             groups=groups,
             all_groups=all_groups,
@@ -178,33 +240,39 @@ class CognitoAuthBackend(AuthenticationBackend):
             max_auth_age=max_auth_age,
         )
 
-        def caller(conn: HTTPConnection) -> CognitoUser | CognitoVerifyError:
+        def caller(conn: HTTPConnection) -> CognitoUser | CognitoVerifyError | None:
             if "user" not in conn.scope:
                 # A developer error, not a refusal: answering 401 would hide it.
-                raise RuntimeError("@require needs the middleware: backend.middleware()")
+                raise RuntimeError("@required needs the middleware: backend.middleware()")
             user = conn.scope["user"]
             if not isinstance(user, CognitoUser):
-                return MissingTokenError("the request is not authenticated")
+                return None if optional else MissingTokenError("the request is not authenticated")
             return user
 
         def check(conn: HTTPConnection) -> CognitoVerifyError | None:
             user = caller(conn)
-            if isinstance(user, CognitoVerifyError):
+            if user is None or isinstance(user, CognitoVerifyError):
                 return user
             try:
                 # The requirements are checked by the core, on the verified claims.
-                verifier.authorize(user.claims, **needs)
+                if verifier is not None:
+                    verifier.authorize(user.claims, **needs)
+                else:
+                    _authorize(user.claims, needs)
             except CognitoVerifyError as exc:
                 return exc
             return None
 
         async def acheck(conn: HTTPConnection) -> CognitoVerifyError | None:
             user = caller(conn)
-            if isinstance(user, CognitoVerifyError):
+            if user is None or isinstance(user, CognitoVerifyError):
                 return user
             try:
                 # Awaited: the verifier's custom_check may be async.
-                await verifier.aauthorize(user.claims, **needs)
+                if verifier is not None:
+                    await verifier.aauthorize(user.claims, **needs)
+                else:
+                    _authorize(user.claims, needs)
             except CognitoVerifyError as exc:
                 return exc
             return None
@@ -239,4 +307,14 @@ def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection
     for value in (*args, *kwargs.values()):
         if isinstance(value, HTTPConnection):
             return value
-    raise TypeError("a @require endpoint must take the Request or WebSocket as an argument")
+    raise TypeError("a @required endpoint must take the Request or WebSocket as an argument")
+
+
+def _authorize(claims: Claims, needs: dict[str, Any]) -> None:
+    # The load balancer alone: its claims are judged by the same group/scope rules.
+    from .._token import Requirements, authorize
+
+    if needs.get("max_auth_age") is not None:
+        # Never silently skipped: the load balancer's claims carry no auth_time.
+        raise ConfigurationError("max_auth_age needs a CognitoVerifier next to the AlbVerifier")
+    authorize(claims.groups, claims.scopes, Requirements.build(**needs))

@@ -4,25 +4,28 @@
 
     app = CognitoWSGIMiddleware(app, verifier, exclude_paths=("/health",))
     # in the app: environ["cognito.claims"] is the verified Claims (None if anonymous)
+    # optional=True lets requests without a token through (a bad token is still refused)
 
 It needs no framework (only the standard WSGI protocol) and answers refusals itself.
 """
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
 
-from ..errors import CognitoVerifyError, MissingTokenError
+from ..alb import AlbVerifier
+from ..errors import CognitoVerifyError
 from ..verifier import CognitoVerifier
-from ._http import Refusal, bearer_token, refusal
+from ._http import Authenticator, ExcludedPaths, Refusal, TokenSource, optional_flag, refusal
 
-__all__ = ["CognitoWSGIMiddleware", "ENVIRON_KEY"]
+__all__ = ["CognitoWSGIMiddleware", "ENVIRON_KEY", "ALB_ENVIRON_KEY"]
 
 #: The environ key holding the verified ``Claims`` (or ``None``).
 ENVIRON_KEY = "cognito.claims"
+#: The environ key holding the load balancer's verified claims (with ``alb=``).
+ALB_ENVIRON_KEY = "cognito.alb_claims"
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -36,43 +39,50 @@ class CognitoWSGIMiddleware:
     Args:
         app: the WSGI app to protect.
         verifier: the ``CognitoVerifier`` that checks tokens.
-        exclude_paths: paths that skip authentication entirely (health checks). An
-            entry matches that exact path; an entry ending in ``/`` matches every
-            path below it. Compared on the normalised ``PATH_INFO``.
-        require: ``True`` answers 401 to a request without a token; ``False`` lets
-            it through with ``environ["cognito.claims"] = None``. A bad token is
-            refused either way.
+        exclude_paths: paths that skip authentication entirely (health checks), matched
+            as ``ExcludedPaths`` (``"/health"`` also matches ``"/health/"``; an entry
+            ending in ``/`` matches every path below it), on the normalised
+            ``PATH_INFO``.
+        optional: ``False`` (the default) answers 401 to a request without a token;
+            ``True`` lets it through with ``environ["cognito.claims"] = None``. A bad
+            token is refused either way. (``require=False`` is its deprecated old
+            spelling.)
         groups / all_groups / scopes / all_scopes: requirements for every request,
             on top of the verifier's own (403 when not met).
         max_auth_age: seconds since sign-in allowed for every request (401 with the
             RFC 9470 step-up challenge when older).
         environ_key: where the claims go.
+        token_source: where requests carry the token: ``TokenSource.bearer()``
+            (default), ``.header(name)``, ``.cookie(name)``, or a list tried in order.
+        alb: an ``AlbVerifier``: ``x-amzn-oidc-data`` is required too and its claims
+            go in ``environ["cognito.alb_claims"]``; ``verifier`` may then be None.
     """
 
     def __init__(
         self,
         app: WSGIApp,
-        verifier: CognitoVerifier,
+        verifier: CognitoVerifier | None,
         *,
+        token_source: TokenSource | Sequence[TokenSource] | None = None,
+        alb: AlbVerifier | None = None,
         exclude_paths: Iterable[str] = (),
-        require: bool = True,
+        optional: bool = False,
         groups: Groups = None,
         all_groups: Groups = None,
         scopes: Groups = None,
         all_scopes: Groups = None,
         max_auth_age: float | None = None,
         environ_key: str = ENVIRON_KEY,
+        require: bool | None = None,
     ) -> None:
-        if isinstance(exclude_paths, str):
-            raise TypeError("exclude_paths must be a list of paths, not a string")
+        if not isinstance(verifier, CognitoVerifier) and alb is None:
+            raise TypeError("CognitoWSGIMiddleware needs a CognitoVerifier")
         self.app = app
         self.verifier = verifier
-        self.require = require
+        self._auth = Authenticator(verifier, alb=alb, token_source=token_source)
+        self.optional = optional_flag(optional, require)
         self.environ_key = environ_key
-        self._exact = frozenset(_normal(p) for p in exclude_paths if not p.endswith("/"))
-        self._prefixes = tuple(
-            _normal(p).rstrip("/") + "/" for p in exclude_paths if p.endswith("/")
-        )
+        self._excluded = ExcludedPaths(exclude_paths)
         self._requirements: dict[str, Any] = {
             "groups": groups,
             "all_groups": all_groups,
@@ -83,32 +93,29 @@ class CognitoWSGIMiddleware:
         # Bad requirement values are a programming error: fail at construction.
         CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
 
-    def _excluded(self, path: str) -> bool:
-        # Normalise first, so "/health/../admin" is judged as "/admin": a router that
-        # collapses dot segments must not reach a protected view through an exclusion.
-        path = _normal(path)
-        return path in self._exact or any(path.startswith(p) for p in self._prefixes)
-
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         environ[self.environ_key] = None
+        environ[ALB_ENVIRON_KEY] = None
         if self._excluded(environ.get("PATH_INFO") or "/"):
             return self.app(environ, start_response)
         try:
-            token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
-        except MissingTokenError as exc:
-            if not self.require:
-                return self.app(environ, start_response)
-            return _answer(refusal(exc), start_response)
-        try:
-            claims = self.verifier.verify(token, **self._requirements)
+            found = self._auth.authenticate(
+                environ.get("REQUEST_METHOD", "GET"),
+                lambda name: _headers(environ, name),
+                optional=self.optional,
+                **self._requirements,
+            )
         except CognitoVerifyError as exc:
             return _answer(refusal(exc), start_response)
-        environ[self.environ_key] = claims
+        environ[self.environ_key], environ[ALB_ENVIRON_KEY] = found
         return self.app(environ, start_response)
 
 
-def _normal(path: str) -> str:
-    return posixpath.normpath("/" + path.lstrip("/"))
+def _headers(environ: Environ, name: str) -> list[str]:
+    # WSGI joins repeated headers into one value (", "); Cookie is joined with "; ".
+    key = "HTTP_" + name.upper().replace("-", "_")
+    value = environ.get(key)
+    return [value] if isinstance(value, str) else []
 
 
 def _answer(answer: Refusal, start_response: StartResponse) -> list[bytes]:
@@ -117,7 +124,6 @@ def _answer(answer: Refusal, start_response: StartResponse) -> list[bytes]:
     headers = [
         ("Content-Type", "application/json"),
         ("Content-Length", str(len(body))),
-        ("Cache-Control", "no-store"),
         *answer.headers.items(),
     ]
     start_response(status, headers)

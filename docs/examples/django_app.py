@@ -28,11 +28,16 @@ settings.configure(
     SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "change-me"),
     ROOT_URLCONF=__name__,
     ALLOWED_HOSTS=["127.0.0.1", "localhost"],
-    INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"],
+    INSTALLED_APPS=[
+        "django.contrib.contenttypes",
+        "django.contrib.auth",
+        "rest_framework",
+        "cognito_verify.integrations.django.CognitoVerifyConfig",  # checks COGNITO_VERIFY
+    ],
     MIDDLEWARE=["cognito_verify.integrations.django.CognitoMiddleware"],
     COGNITO_VERIFY={
         "USER_POOL_ID": os.environ["COGNITO_USER_POOL_ID"],
-        "CLIENT_ID": os.environ["COGNITO_CLIENT_ID"],
+        "CLIENT_ID": os.environ["COGNITO_CLIENT_ID"].split(","),  # one id, or several
         "TOKEN_USE": "access",
         "LEEWAY": 5,  # seconds of clock skew tolerated
         "JWKS_URL": os.environ.get("COGNITO_JWKS_URL"),  # None: the pool's own URL
@@ -41,6 +46,7 @@ settings.configure(
         "DEFAULT_AUTHENTICATION_CLASSES": ["cognito_verify.integrations.drf.CognitoAuthentication"],
         "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
         "UNAUTHENTICATED_USER": None,  # no django.contrib.auth user needed
+        "EXCEPTION_HANDLER": "cognito_verify.integrations.drf.exception_handler",
     },
 )
 

@@ -7,6 +7,11 @@ Run it against your user pool (``pip install cognito-verify[fastapi] uvicorn``):
 
 then open http://127.0.0.1:8000/docs, press "Authorize" and paste an access token.
 tests/test_integrations_fastapi.py runs this very file, so it stays runnable.
+
+Every example app reads the same variables: ``COGNITO_USER_POOL_ID``,
+``COGNITO_CLIENT_ID`` (comma-separated for several) and, optionally,
+``COGNITO_JWKS_URL`` (an emulator, or ``cognito-verify local-pool``, which prints all
+three).
 """
 
 # No "from __future__ import annotations": FastAPI reads these annotations at runtime,
@@ -25,8 +30,10 @@ def create_app(verifier: CognitoVerifier | None = None) -> FastAPI:
     if verifier is None:
         verifier = CognitoVerifier(
             os.environ["COGNITO_USER_POOL_ID"],
-            client_id=os.environ["COGNITO_CLIENT_ID"],
+            client_id=os.environ["COGNITO_CLIENT_ID"].split(","),  # one id, or several
             token_use="access",
+            leeway=5,  # seconds of clock skew tolerated
+            jwks_url=os.environ.get("COGNITO_JWKS_URL"),  # None: the pool's own URL
         )
     auth = CognitoAuth(verifier)
     app = FastAPI(title="Orders API")
@@ -41,13 +48,13 @@ def create_app(verifier: CognitoVerifier | None = None) -> FastAPI:
 
     @app.get("/admin")
     async def admin(
-        claims: Annotated[Claims, Depends(auth.require(groups="admin"))],
+        claims: Annotated[Claims, Depends(auth.required(groups="admin"))],
     ) -> dict[str, Any]:
         return {"username": claims.username, "admin": True}
 
     @app.get("/orders")
     async def orders(
-        claims: Annotated[Claims, Depends(auth.require(scopes="orders-api/orders.read"))],
+        claims: Annotated[Claims, Depends(auth.required(scopes="orders-api/orders.read"))],
     ) -> dict[str, Any]:
         return {"username": claims.username, "orders": []}
 

@@ -26,12 +26,11 @@ from cognito_verify.integrations.flask import CognitoAuth, CognitoAuthError
 app = Flask(__name__)
 app.config.update(
     COGNITO_USER_POOL_ID=os.environ["COGNITO_USER_POOL_ID"],
-    COGNITO_CLIENT_ID=os.environ["COGNITO_CLIENT_ID"],
+    COGNITO_CLIENT_ID=os.environ["COGNITO_CLIENT_ID"].split(","),  # one id, or several
     COGNITO_TOKEN_USE="access",
     COGNITO_LEEWAY=5,  # seconds of clock skew tolerated
+    COGNITO_JWKS_URL=os.environ.get("COGNITO_JWKS_URL"),  # None: the pool's own URL
 )
-if os.environ.get("COGNITO_JWKS_URL"):
-    app.config["COGNITO_JWKS_URL"] = os.environ["COGNITO_JWKS_URL"]
 
 auth = CognitoAuth(app=app)
 

@@ -6,6 +6,11 @@ Run it against your user pool (``pip install cognito-verify[starlette] uvicorn``
         uvicorn starlette_app:create_app --factory
 
 tests/test_integrations_starlette.py runs this very file, so it stays runnable.
+
+Every example app reads the same variables: ``COGNITO_USER_POOL_ID``,
+``COGNITO_CLIENT_ID`` (comma-separated for several) and, optionally,
+``COGNITO_JWKS_URL`` (an emulator, or ``cognito-verify local-pool``, which prints all
+three).
 """
 
 from __future__ import annotations
@@ -28,24 +33,26 @@ def create_app(verifier: CognitoVerifier | None = None) -> Starlette:
     if verifier is None:
         verifier = CognitoVerifier(
             os.environ["COGNITO_USER_POOL_ID"],
-            client_id=os.environ["COGNITO_CLIENT_ID"],
+            client_id=os.environ["COGNITO_CLIENT_ID"].split(","),  # one id, or several
             token_use="access",
+            leeway=5,  # seconds of clock skew tolerated
+            jwks_url=os.environ.get("COGNITO_JWKS_URL"),  # None: the pool's own URL
         )
     backend = CognitoAuthBackend(verifier)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
-    @backend.require()  # 401 for anonymous callers
+    @backend.required()  # 401 for anonymous callers
     async def me(request: Request) -> JSONResponse:
         user: CognitoUser = request.user
         return JSONResponse({"username": user.username, "scopes": sorted(request.auth.scopes)})
 
-    @backend.require(groups="admin")  # 403 missing_group
+    @backend.required(groups="admin")  # 403 missing_group
     async def admin(request: Request) -> JSONResponse:
         return JSONResponse({"username": request.user.username, "admin": True})
 
-    @backend.require(scopes="orders-api/orders.read")  # sync endpoints work too
+    @backend.required(scopes="orders-api/orders.read")  # sync endpoints work too
     def orders(request: Request) -> JSONResponse:
         return JSONResponse({"username": request.user.username, "orders": []})
 
@@ -57,7 +64,7 @@ def create_app(verifier: CognitoVerifier | None = None) -> Starlette:
         name = request.user.display_name if request.user.is_authenticated else "stranger"
         return JSONResponse({"hello": name})
 
-    @backend.require()
+    @backend.required()
     async def live(websocket: WebSocket) -> None:
         await websocket.accept()
         await websocket.send_json({"username": websocket.user.username})
