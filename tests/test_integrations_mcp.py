@@ -21,6 +21,7 @@ import uvicorn
 from _adapter_matrix import (
     CASES,
     Case,
+    as_pairs,
     bearer,
     load_example,
     make_verifier,
@@ -34,8 +35,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from cognito_verify import Claims, CognitoVerifier
 from cognito_verify.integrations.mcp import (
     CognitoAccessToken,
+    CognitoMCPMiddleware,
     CognitoTokenVerifier,
-    KeysUnavailableMiddleware,
     current_claims,
 )
 from cognito_verify.testing import LocalUserPool
@@ -85,7 +86,7 @@ def build_server(
 
     app = server.streamable_http_app(stateless_http=False, json_response=True)
     if keys_middleware:
-        app.add_middleware(KeysUnavailableMiddleware)
+        app.add_middleware(CognitoMCPMiddleware)
     return app
 
 
@@ -201,8 +202,11 @@ def test_sdk_client_without_token_is_refused(pool: LocalUserPool, clock: Any) ->
     assert statuses == [401]
 
 
-def _post(base: str, header: str | None) -> httpx.Response:
-    headers = {**MCP_HEADERS, **({"Authorization": header} if header else {})}
+def _post(base: str, header: str | list[str] | None) -> httpx.Response:
+    # Whitespace around a field value is not part of it (RFC 9110 5.5) and httpx refuses
+    # to send it: "Bearer " arrives at any HTTP/1.1 server as "Bearer".
+    auth = [(name, value.strip()) for name, value in as_pairs(header)]
+    headers = [*MCP_HEADERS.items(), *auth]
     with httpx.Client(timeout=30) as http:
         return http.post(base + "/mcp", headers=headers, content=json.dumps(INITIALIZE))
 
@@ -223,8 +227,8 @@ def test_matrix_refusals_carry_the_resource_metadata_challenge(
     challenge = response.headers["www-authenticate"]
     assert challenge.startswith('Bearer error="invalid_token"')
     assert 'resource_metadata="http://127.0.0.1' + METADATA in challenge
-    if header:
-        for part in header.partition(" ")[2].split("."):
+    for _, value in as_pairs(header):
+        for part in value.partition(" ")[2].split("."):
             assert len(part) < 4 or part not in response.text
 
 
@@ -266,7 +270,7 @@ def test_keys_unavailable_is_503(pool: LocalUserPool, clock: Any) -> None:
 
 
 def test_without_the_middleware_a_key_outage_is_a_500(pool: LocalUserPool, clock: Any) -> None:
-    # Why KeysUnavailableMiddleware exists: the SDK lets the verifier's error through.
+    # Why CognitoMCPMiddleware exists: the SDK lets the verifier's error through.
     app = build_server(unavailable_verifier(pool, clock), keys_middleware=False)
     with serve(app) as base:
         response = _post(base, bearer(pool.access_token()))

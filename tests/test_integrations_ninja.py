@@ -31,6 +31,7 @@ from _adapter_matrix import (  # noqa: E402
     bearer,
     check,
     closed_jwks_url,
+    joined,
 )
 from _asgi_support import uvicorn_server  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
@@ -121,8 +122,8 @@ def cognito(pool: LocalUserPool, clock: Any) -> Iterator[None]:
         yield
 
 
-def get(stack: str, url: str, header: str | None) -> Any:
-    headers = {"Authorization": header} if header else {}
+def get(stack: str, url: str, header: str | list[str] | None) -> Any:
+    headers = joined(header)
     if stack == "sync":
         return Client().get(url, headers=headers)
     return asyncio.run(AsyncClient().get(url, headers=headers))
@@ -244,7 +245,9 @@ def _exercise(base: str, pool: LocalUserPool) -> None:
             assert (route, ok.status_code, ok.json()) == (route, 200, {"username": "alice"})
         forbidden = http.get("/write", headers={"Authorization": bearer(pool.access_token())})
         assert forbidden.status_code == 403
-        assert forbidden.headers["www-authenticate"] == 'Bearer error="insufficient_scope"'
+        assert forbidden.headers["www-authenticate"] == (
+            'Bearer error="insufficient_scope", scope="orders/write"'
+        )
         expired = http.get("/admin", headers={"Authorization": "Bearer x.y.z"})
         assert (expired.status_code, expired.json()["error"]) == (401, "malformed_token")
         assert "x.y.z" not in expired.text

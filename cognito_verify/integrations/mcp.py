@@ -3,7 +3,7 @@
     from mcp.server.auth.settings import AuthSettings
     from mcp.server.mcpserver import MCPServer
     from cognito_verify import CognitoVerifier
-    from cognito_verify.integrations.mcp import CognitoTokenVerifier, KeysUnavailableMiddleware
+    from cognito_verify.integrations.mcp import CognitoTokenVerifier, CognitoMCPMiddleware
 
     tokens = CognitoTokenVerifier(
         CognitoVerifier("eu-west-1_AbCdEf123", client_id="...", token_use="access")
@@ -24,7 +24,7 @@
     async def cancel_order(order_id: str) -> str: ...
 
     app = server.streamable_http_app()
-    app.add_middleware(KeysUnavailableMiddleware)  # 503, not 500, while keys cannot be had
+    app.add_middleware(CognitoMCPMiddleware)  # 503, not 500, while keys cannot be had
 
 The SDK answers the refusals itself: 401 with ``WWW-Authenticate: Bearer
 error="invalid_token", ..., resource_metadata="<RFC 9728 URL>"`` for a missing or
@@ -66,8 +66,8 @@ from ._http import refusal
 
 __all__ = [
     "CognitoAccessToken",
+    "CognitoMCPMiddleware",
     "CognitoTokenVerifier",
-    "KeysUnavailableMiddleware",
     "current_claims",
 ]
 
@@ -144,7 +144,7 @@ class CognitoTokenVerifier:
     ``verify_token`` returns ``None`` for a token that is not accepted (the SDK then
     answers 401 with its challenge; the library error code is logged at INFO, never the
     token) and raises ``JWKSError`` when the pool's keys cannot be fetched and none are
-    cached (see ``KeysUnavailableMiddleware``).
+    cached (see ``CognitoMCPMiddleware``).
     """
 
     def __init__(self, verifier: CognitoVerifier, *, resource: str | None = None) -> None:
@@ -249,14 +249,20 @@ def current_claims() -> Claims | None:
     return claims if isinstance(claims, Claims) else None
 
 
-class KeysUnavailableMiddleware:
+class CognitoMCPMiddleware:
     """ASGI middleware for the SDK's Starlette app: ``app.add_middleware(...)``.
 
-    The SDK's bearer middleware lets a verifier's exception become a 500. This answers
-    ``JWKSError`` (keys cannot be fetched, none cached) and ``RevocationCheckError``
-    (the verifier's ``is_revoked`` hook failed) with our 503 instead:
-    ``Retry-After``, ``Cache-Control: no-store`` and ``{"error", "message"}``. Other
-    exceptions pass through untouched.
+    It adds what the SDK's bearer middleware leaves out:
+
+    * ``JWKSError`` (keys cannot be fetched, none cached) and ``RevocationCheckError``
+      (the verifier's ``is_revoked`` hook failed) are answered with our 503
+      (``Retry-After``, ``Cache-Control: no-store``, ``{"error", "message"}``) instead
+      of a 500. Other exceptions pass through untouched.
+    * A request with more than one ``Authorization`` header is ambiguous (the SDK reads
+      only the first; a proxy may have checked another): every one is removed, so the
+      SDK refuses the request as unauthenticated, with its 401 and
+      ``resource_metadata`` challenge, as every other adapter of this library refuses
+      such a request.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -266,6 +272,11 @@ class KeysUnavailableMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = scope.get("headers") or ()
+        if sum(1 for name, _ in headers if name.lower() == b"authorization") > 1:
+            logger.info("refused: the request has more than one Authorization header")
+            kept = [(name, value) for name, value in headers if name.lower() != b"authorization"]
+            scope = {**scope, "headers": kept}
         started = False
 
         async def tracking_send(message: Message) -> None:

@@ -22,8 +22,8 @@ from starlette.applications import Starlette
 
 from cognito_verify import CognitoVerifier
 from cognito_verify.integrations.mcp import (
+    CognitoMCPMiddleware,
     CognitoTokenVerifier,
-    KeysUnavailableMiddleware,
     current_claims,
 )
 
@@ -74,5 +74,5 @@ def create_app(verifier: CognitoVerifier | None = None) -> Starlette:
         return f"order {order_id} cancelled"
 
     app = server.streamable_http_app()
-    app.add_middleware(KeysUnavailableMiddleware)  # 503 while the keys cannot be fetched
+    app.add_middleware(CognitoMCPMiddleware)  # 503 while the keys cannot be fetched
     return app
