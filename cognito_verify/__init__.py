@@ -7,14 +7,17 @@ claims = verifier.verify(token)          # or: await verifier.averify(token)
 
 from ._policy import KeyPolicy, KeyStats
 from ._pool import UserPool
+from ._tenants import PoolResolverStats
 from .alb import AlbVerifier
 from .claims import Claims
 from .errors import (
+    ClaimsModelError,
     CognitoVerifyError,
     ConfigurationError,
     CrossSiteRequestError,
     CustomCheckError,
     ForbiddenError,
+    InsufficientUserAuthenticationError,
     InvalidClaimError,
     InvalidClientError,
     InvalidHeaderError,
@@ -28,8 +31,11 @@ from .errors import (
     MissingGroupError,
     MissingScopeError,
     MissingTokenError,
+    PoolResolverError,
+    RevocationCheckError,
     TokenExpiredError,
     TokenNotYetValidError,
+    TokenRevokedError,
     UnknownKeyError,
     UnsupportedAlgorithmError,
     UnusableKeyError,
@@ -44,6 +50,7 @@ __all__ = [
     "UserPool",
     "KeyPolicy",
     "KeyStats",
+    "PoolResolverStats",
     "Claims",
     "CognitoVerifyError",
     "ConfigurationError",
@@ -67,6 +74,11 @@ __all__ = [
     "MissingScopeError",
     "CustomCheckError",
     "CrossSiteRequestError",
+    "TokenRevokedError",
+    "InsufficientUserAuthenticationError",
     "JWKSError",
+    "PoolResolverError",
+    "RevocationCheckError",
+    "ClaimsModelError",
     "__version__",
 ]

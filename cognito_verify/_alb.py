@@ -269,7 +269,7 @@ def check_claims(
         InvalidClientError, InvalidIssuerError.
     """
     header, payload = token.header, token.payload
-    exp = _token._numeric(header, "exp", True)
+    exp = _token.numeric_claim(header, "exp", True)
     assert exp is not None
     if now >= exp + leeway:
         raise TokenExpiredError(
@@ -277,12 +277,12 @@ def check_claims(
         )
     # The payload holds the identity provider's claims; if it carries its own times
     # they must hold too (a payload exp never extends the header's).
-    p_exp = _token._numeric(payload, "exp", False)
+    p_exp = _token.numeric_claim(payload, "exp", False)
     if p_exp is not None and now >= p_exp + leeway:
         raise TokenExpiredError(
             f"the token's claims expired at {p_exp:.0f} (now {now:.0f}, leeway {leeway:g}s)"
         )
-    nbf = _token._numeric(payload, "nbf", False)
+    nbf = _token.numeric_claim(payload, "nbf", False)
     if nbf is not None and nbf > now + leeway:
         raise TokenNotYetValidError(f"the token is not valid before {nbf:.0f} (now {now:.0f})")
 

@@ -5,16 +5,21 @@ this process has already verified. An entry maps the exact token string to the
 ``Claims`` it produced, the time window in which those claims are valid, and the
 version of the key set that verified it. The verifier re-checks on every hit:
 
-* the window (``iat``/``nbf`` - leeway <= now < ``exp`` + leeway) against its clock,
+* the window (``iat``/``nbf`` - leeway - clock_skew <= now < ``exp`` + leeway) against
+  its clock,
   so an entry never outlives the token;
 * the key source's ``version``, so a changed key set drops every entry it vouched for;
-* the verifier's and the call's group/scope requirements and ``custom_check``.
+* and the verifier runs the rules after the claims on every hit, exactly as on a
+  miss: revocation (``is_revoked``), step-up (``max_auth_age`` against its clock),
+  the verifier's and the call's group/scope requirements and ``custom_check``. An
+  entry holds verified claims, never a verdict.
 
-Only successes are stored. A cache of failures would be filled by anyone who can
-send junk (each junk token is free to make), evicting the good entries; it would
-also pin time-dependent refusals (expired, not yet valid, keys unreachable) and
-save nothing worth having, since a bad token already costs at most one parse and
-one RSA check. A successful entry requires a token signed by the pool, which an
+Only tokens whose signature and claims verified are stored (a rule may still refuse
+them, on this call and on every later one). A cache of failures would be filled by
+anyone who can send junk (each junk token is free to make), evicting the good
+entries; it would also pin time-dependent refusals (expired, not yet valid, keys
+unreachable) and save nothing worth having, since a bad token already costs at most
+one parse and one RSA check. An entry requires a token signed by the pool, which an
 attacker cannot mint, so the cache cannot be flooded from outside.
 
 Lookups are a single ``dict.get`` without a lock (atomic in CPython, and the
@@ -46,7 +51,7 @@ MAX_CACHED_TOKEN_LENGTH = 6 * 1024
 
 # What a hit needs to re-check before the claims may be returned, as a plain tuple
 # (no NamedTuple: building one runs Python code, and this is built on every miss):
-# (claims, not_before = max(iat, nbf) - leeway, not_after = exp + leeway,
+# (claims, not_before = max(iat, nbf) - leeway - clock_skew, not_after = exp + leeway,
 #  the key source that verified the token, that source's version at the time).
 Entry = tuple[Claims, float, float, Any, int]
 
@@ -72,7 +77,15 @@ class TokenCache:
     def __len__(self) -> int:
         return len(self._data)
 
-    def put(self, token: str, claims: Claims, leeway: float, source: Any, version: int) -> None:
+    def put(
+        self,
+        token: str,
+        claims: Claims,
+        leeway: float,
+        source: Any,
+        version: int,
+        clock_skew: float = 0.0,
+    ) -> None:
         """Store a token that just passed every check (a no-op when disabled)."""
         if not self.size or len(token) > MAX_CACHED_TOKEN_LENGTH:
             return
@@ -83,7 +96,7 @@ class TokenCache:
         # source.fresh_until on the monotonic clock): a hit skips the key lookup that
         # would refresh the set, so a key removed from the JWKS must not keep vouching.
         not_after = data["exp"] + leeway
-        entry: Entry = (claims, start - leeway, not_after, source, version)
+        entry: Entry = (claims, start - leeway - clock_skew, not_after, source, version)
         items = self._data
         with self._lock:
             items[token] = entry

@@ -71,7 +71,15 @@ class KeyDirectory(Generic[K]):
         reset_in_child(self)
 
     def after_fork_in_child(self) -> None:
-        self._lock = threading.Lock()  # the sources reset themselves
+        # A parent thread may have held the lock mid-update: a new lock, and a copy of
+        # the names held (or none, if the copy fails); the sources reset themselves.
+        self._lock = threading.Lock()
+        fresh: LRUCache[str, RemoteKeys[K]] = LRUCache(maxsize=self._sources.maxsize)
+        try:
+            fresh.update(list(self._sources.items()))
+        except Exception:  # pragma: no cover - an update cut short by the fork
+            fresh = LRUCache(maxsize=self._sources.maxsize)
+        self._sources = fresh
 
     @property
     def stats(self) -> KeyStats:

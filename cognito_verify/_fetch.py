@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -91,6 +92,20 @@ def tls_context() -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=cafile or None, capath=capath or None)
         _TLS[:] = [context]
     return _TLS[0]
+
+
+def import_async_backends() -> None:
+    """Import anyio's backend for each event loop library already imported.
+
+    anyio imports a backend on its first call under that loop. Done here, when a
+    source is created, no import runs on a request's path (a fork during an import
+    would leave the child waiting on that module's lock forever). A sync-only
+    process that never imported asyncio or trio pays for neither.
+    """
+    if "asyncio" in sys.modules:
+        import anyio._backends._asyncio  # noqa: F401
+    if "trio" in sys.modules:
+        import anyio._backends._trio  # noqa: F401
 
 
 # --- deadlines ------------------------------------------------------------------------------
@@ -213,11 +228,16 @@ def _failed(url: str, exc: BaseException) -> JWKSError:
 
 def _collect(chunks: Iterable[bytes], url: str, max_bytes: int) -> bytes:
     body = bytearray()
+    at: float | None = getattr(_deadline, "at", None)
     # Read in chunks and stop at the cap: a 50 MB answer never sits in memory.
     for chunk in chunks:
         body += chunk
         if len(body) > max_bytes:
             raise _too_big(url, max_bytes)
+        # Our own transport cuts every read at the deadline; a client you passed may
+        # not, so its worker at least stops between chunks.
+        if at is not None and time.monotonic() > at:
+            raise JWKSError(f"key request to {url} passed its total deadline")
     return bytes(body)
 
 
@@ -262,8 +282,11 @@ class Fetcher:
         # With a proxy in the environment, httpx's own clients honour it as before.
         self._via_httpx = _proxy_configured()
         # Built now, off every request's path (and before any fork of a preloading
-        # server): https only; a plain-http URL never needs one.
-        self._tls = tls_context() if url.startswith("https:") else None
+        # server): https only (or for a proxy); a plain-http URL never needs one.
+        self._tls = tls_context() if url.startswith("https:") or self._via_httpx else None
+        if self._via_httpx:
+            import httpx  # noqa: F401  (now, not on a request's path)
+        import_async_backends()
         self._pool: httpcore.ConnectionPool | None = None
         self._httpx_client: httpx.Client | None = None
 
@@ -291,7 +314,9 @@ class Fetcher:
             if client is None:
                 import httpx
 
-                client = self._httpx_client = httpx.Client(follow_redirects=False)
+                client = self._httpx_client = httpx.Client(
+                    follow_redirects=False, verify=self._tls or True
+                )
         if client is not None:
             with client.stream(
                 "GET",
@@ -349,7 +374,7 @@ class Fetcher:
         if client is None and self._via_httpx:
             import httpx
 
-            async with httpx.AsyncClient(follow_redirects=False) as own:
+            async with httpx.AsyncClient(follow_redirects=False, verify=self._tls or True) as own:
                 async with own.stream(
                     "GET",
                     self.url,

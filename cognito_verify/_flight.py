@@ -24,7 +24,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import anyio
 
@@ -33,16 +32,18 @@ from .errors import JWKSError
 log = logging.getLogger("cognito_verify")
 
 
-@dataclass(eq=False)
 class Flight:
     """One fetch in progress; everyone who needs the document meanwhile waits for it."""
 
-    kid: str | None  # the kid that made it necessary (None: refresh, max age)
-    reason: str
-    started: float
-    done: threading.Event = field(default_factory=threading.Event)
-    aborted: bool = False  # the leader was cancelled before the fetch had an outcome
-    error: JWKSError | None = None
+    __slots__ = ("kid", "reason", "started", "done", "aborted", "error")
+
+    def __init__(self, kid: str | None, reason: str, started: float) -> None:
+        self.kid = kid  # the kid that made it necessary (None: refresh, max age)
+        self.reason = reason
+        self.started = started  # on the policy's monotonic clock
+        self.done = threading.Event()
+        self.aborted = False  # the leader was cancelled before the fetch had an outcome
+        self.error: JWKSError | None = None
 
 
 class SingleFlight:

@@ -17,7 +17,6 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
@@ -35,17 +34,29 @@ MAX_RSA_BITS = 8192
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
-@dataclass(frozen=True)
 class KeySet(Generic[K]):
     """Usable keys by ``kid``, the kids refused with the reason, and a fingerprint.
 
     ``fingerprint`` changes whenever what the set would verify changes (a key added,
     removed, replaced or newly refused); a source bumps its ``version`` on it.
+    Treated as immutable: a new document makes a new set. (A plain slotted class,
+    not a dataclass: it is built at import time's cost in every cold start.)
     """
 
-    keys: Mapping[str, K]
-    rejected: Mapping[str, str]  # kid -> why the key cannot be used
-    fingerprint: frozenset[tuple[str, str]]
+    __slots__ = ("keys", "rejected", "fingerprint")
+
+    def __init__(
+        self,
+        keys: Mapping[str, K],
+        rejected: Mapping[str, str],
+        fingerprint: frozenset[tuple[str, str]],
+    ) -> None:
+        self.keys = keys
+        self.rejected = rejected  # kid -> why the key cannot be used
+        self.fingerprint = fingerprint
+
+    def __repr__(self) -> str:
+        return f"<KeySet keys={sorted(self.keys)} rejected={sorted(self.rejected)}>"
 
     def find(self, kid: str, label: str) -> K:
         """The key for ``kid``.
@@ -62,6 +73,16 @@ class KeySet(Generic[K]):
                 f"the key named by the token's kid in {label} is unusable: {self.rejected[kid]}"
             )
         raise UnknownKeyError(f"the token's kid is not a key of {label}")
+
+
+class NoUsableKeyError(JWKSError):
+    """A well-formed document without one usable key. A failed fetch (the last good set
+    may serve on), except that the kids it names as unusable stop verifying at once:
+    the document's own word about a key wins over what an earlier set said."""
+
+    def __init__(self, message: str, rejected: Mapping[str, str]) -> None:
+        super().__init__(message)
+        self.rejected = dict(rejected)
 
 
 Parser = Callable[[bytes], KeySet[Any]]
@@ -143,7 +164,7 @@ def jwks_keyset(jwks: object) -> KeySet[RSAPublicKey]:
             rejected[kid] = str(exc)
             log.debug("JWKS key %r skipped: %s", kid, exc)
     if not keys:
-        raise JWKSError("the JWKS holds no usable RS256 signing key")
+        raise NoUsableKeyError("the JWKS holds no usable RS256 signing key", rejected)
     return KeySet(keys, rejected, frozenset(prints))
 
 

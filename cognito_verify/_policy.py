@@ -25,7 +25,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from cachetools import TTLCache
 
 from ._fetch import DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, DocumentAbsentError
-from ._keyset import KeySet
+from ._keyset import KeySet, NoUsableKeyError
 from .errors import ConfigurationError, JWKSError, UnknownKeyError, UnusableKeyError
 
 log = logging.getLogger("cognito_verify")
@@ -340,6 +340,17 @@ class Refresh(Generic[K]):
                 )
             )
             return
+        held = self.keyset
+        if isinstance(error, NoUsableKeyError) and held is not None:
+            withdrawn = error.rejected.keys() & held.keys.keys()
+            if withdrawn:
+                # The endpoint now calls these keys unusable (say "use": "enc"): they stop
+                # verifying now, while the rest of the set serves on as stale.
+                rejected = {**held.rejected, **{k: error.rejected[k] for k in withdrawn}}
+                keys = {k: v for k, v in held.keys.items() if k not in withdrawn}
+                prints = held.fingerprint | {(k, "withdrawn") for k in withdrawn}
+                self.keyset = KeySet(keys, rejected, prints)
+                self.version += 1
         self._failures_in_row += 1
         # Exponential back-off with jitter: an unreachable Cognito is not hammered,
         # and many processes restarted together do not retry in lockstep.
@@ -378,9 +389,10 @@ class Refresh(Generic[K]):
             # A removed key must stop verifying at once; remembering its kid as unknown
             # also keeps tokens still signed by it from triggering refetches.
             self._unknown[gone] = True
-        self.keyset = ks
+        # The age first: a lock-free reader never pairs the new set with the old age.
         self.fetched_at = now
         self.fresh_until = now + self.policy.max_age
+        self.keyset = ks
         if previous is None or ks.fingerprint != previous.fingerprint:
             # Bumped after the swap: whoever reads the new version also sees the new
             # set, so nothing verified with a removed key is stored under the new one.

@@ -15,11 +15,71 @@ TokenUse = Literal["id", "access"]
 IssuerFormat = Literal["original", "updated", "any"]
 
 # Pool ids are "{region}_{id}"; the region must look like an AWS region because the
-# issuer and the JWKS URL are built from it.
-_AWS_POOL_ID = re.compile(r"([a-z]{2}(?:-[a-z]+)+-[0-9]{1,2})_([0-9A-Za-z]+)")
+# issuer and the JWKS URL are built from it. Region names start with two letters
+# ("eu-west-1", "us-gov-west-1", "cn-north-1") or, in the European Sovereign Cloud,
+# four ("eusc-de-east-1").
+_AWS_POOL_ID = re.compile(r"((?:[a-z]{2}|eusc)(?:-[a-z]+)+-[0-9]{1,2})_([0-9A-Za-z]+)")
 # Emulators use other prefixes ("local_abc"); accepted only with an explicit issuer.
 _ANY_POOL_ID = re.compile(r"([0-9A-Za-z-]{1,64})_([0-9A-Za-z]{1,64})")
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
+_REGION = re.compile(r"(?:[a-z]{2}|eusc)(?:-[a-z]+)+-[0-9]{1,2}")
+
+# The DNS domain of Cognito's issuer and JWKS hosts, by partition (region prefix).
+# Only domains confirmed from AWS documentation are here; a region of any other
+# partition is refused with a pointer to issuer=/jwks_url= rather than a guess, as a
+# wrong domain would send key requests to a host nobody vouches for.
+#  * aws (commercial) and aws-us-gov (GovCloud): amazonaws.com. GovCloud's user pools
+#    API endpoints are cognito-idp-fips.us-gov-{west,east}-1.amazonaws.com ("Amazon
+#    Cognito in AWS GovCloud (US)",
+#    https://docs.aws.amazon.com/govcloud-us/latest/UserGuide/govcloud-cog.html); the
+#    FIPS host is for API calls, tokens name the issuer in the usual
+#    cognito-idp.{region} form, as AWS's own verifier (aws-jwt-verify) expects too.
+#  * aws-cn (cn-north-1 Beijing, cn-northwest-1 Ningxia): amazonaws.com.cn
+#    ("Amazon Cognito" in the China user guide: tokens issued by
+#    https://cognito-identity.cn-north-1.amazonaws.com.cn/,
+#    https://docs.amazonaws.cn/en_us/aws/latest/userguide/cognito.html).
+#  * aws-eusc (European Sovereign Cloud, eusc-de-east-1): its service endpoints use
+#    amazonaws.eu, but no AWS document found states the host of a user pool's token
+#    issuer there (the managed login domain is *.auth.cognito-idp.eusc-de-east-1.
+#    on.amazonwebservices.eu), so it is not guessed: pass issuer= (and jwks_url= if
+#    the keys are not at {issuer}/.well-known/jwks.json).
+#  * ISO partitions (us-iso-*, us-isob-*, eu-isoe-*, us-isof-*): not documented
+#    publicly for Cognito; same rule.
+_PARTITION_DOMAINS: tuple[tuple[str, str], ...] = (
+    ("cn-", "amazonaws.com.cn"),
+    ("us-gov-", "amazonaws.com"),
+)
+_UNCONFIRMED = ("eusc-", "us-iso", "eu-iso")
+_COGNITO_ISSUER = re.compile(
+    r"https://(?:issuer-)?cognito-idp\.([a-z]{2}(?:-[a-z]+)+-[0-9]{1,2})\."
+    r"(amazonaws\.com|amazonaws\.com\.cn)/([a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}_[0-9A-Za-z]+)"
+)
+
+
+def partition_domain(region: str) -> str | None:
+    """The Cognito issuer domain for ``region``, or None where it is not confirmed."""
+    if region.startswith(_UNCONFIRMED):
+        return None
+    for prefix, domain in _PARTITION_DOMAINS:
+        if region.startswith(prefix):
+            return domain
+    return "amazonaws.com"
+
+
+def parse_issuer(iss: str) -> tuple[str, str] | None:
+    """``(region, user_pool_id)`` when ``iss`` has exactly a Cognito issuer's form
+    (original or updated host, the region's own partition domain, no trailing
+    slash, no port, no path beyond the pool id), else None. For choosing a pool
+    among trusted ones: never fetch from a URL taken from a token as is."""
+    match = _COGNITO_ISSUER.fullmatch(iss)
+    if match is None:
+        return None
+    region, domain, pool_id = match.groups()
+    if partition_domain(region) != domain:
+        return None
+    # The pool's home region and the issuing region share a partition (a replica).
+    if partition_domain(pool_id.split("_", 1)[0]) != domain:
+        return None
+    return region, pool_id
 
 
 class _Missing:
@@ -145,6 +205,14 @@ def resolve(pool: UserPool) -> PoolConfig:
             "'<region>_<id>' such as 'eu-west-1_AbCdEf123' (emulator ids need issuer=)"
         )
     region = pid.split("_", 1)[0]
+    domain = partition_domain(region) if match is not None else None
+    if pool.issuer is None and domain is None:
+        raise ConfigurationError(
+            f"user_pool_id {pid!r} is in a partition whose Cognito issuer domain is not "
+            "confirmed by AWS documentation; pass the exact issuer= (the 'iss' of one "
+            "of its tokens) and, if its keys are not at {issuer}/.well-known/jwks.json, "
+            "jwks_url="
+        )
 
     if pool.issuer is not None:
         # Kept exactly as given: iss is compared byte for byte, and an issuer that ends
@@ -157,6 +225,11 @@ def resolve(pool: UserPool) -> PoolConfig:
         for r in pool.replica_regions:
             if not isinstance(r, str) or _REGION.fullmatch(r) is None:
                 raise ConfigurationError(f"replica region {r!r} is not an AWS region name")
+            # Replication stays inside a partition: a replica elsewhere is a typo.
+            if partition_domain(r) != domain:
+                raise ConfigurationError(
+                    f"replica region {r!r} is not in the same AWS partition as {region!r}"
+                )
             if r not in regions:
                 regions.append(r)
         hosts = []
@@ -164,7 +237,7 @@ def resolve(pool: UserPool) -> PoolConfig:
             hosts.append("cognito-idp")
         if pool.issuer_format in ("updated", "any"):
             hosts.append("issuer-cognito-idp")
-        issuers = tuple(f"https://{h}.{r}.amazonaws.com/{pid}" for r in regions for h in hosts)
+        issuers = tuple(f"https://{h}.{r}.{domain}/{pid}" for r in regions for h in hosts)
 
     if pool.jwks is not None:
         urls: dict[str, str] = {}

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ._fetch import Fetcher
 from ._flight import Flight, SingleFlight
-from ._keyset import KeySet, Parser, jwks_keyset, parse_jwks
+from ._keyset import KeySet, NoUsableKeyError, Parser, jwks_keyset, parse_jwks
 from ._policy import Fetch, KeyPolicy, KeyStats, Refresh
 from .errors import ConfigurationError, JWKSError
 
@@ -118,9 +118,11 @@ class RemoteKeys(Generic[K]):
 
     # --- the flow, once ------------------------------------------------------------------
 
-    def _flow(self, kid: str) -> Generator[_Step, None, K]:
-        for _ in range(3):
-            step = self._refresh.plan(kid, True)
+    def _flow(self, kid: str, first: Fetch) -> Generator[_Step, None, K]:
+        step: K | Fetch = first
+        for attempt in range(3):
+            if attempt:
+                step = self._refresh.plan(kid, True)
             if not isinstance(step, Fetch):
                 return step
             flight, leader = self._flights.lead_or_join(kid, step.reason)
@@ -150,6 +152,9 @@ class RemoteKeys(Generic[K]):
         if isinstance(body, bytes):
             try:
                 outcome = self._parse(body)
+            except NoUsableKeyError as exc:
+                message = f"key response from {self.url}: {exc.message}"
+                outcome = NoUsableKeyError(message, exc.rejected)
             except JWKSError as exc:
                 outcome = JWKSError(f"key response from {self.url}: {exc.message}")
             except Exception as exc:  # a parser's bug is a failed fetch, not a crash
@@ -189,6 +194,8 @@ class RemoteKeys(Generic[K]):
                 body = self._fetcher.fetch()
             except JWKSError as exc:
                 body = exc
+            except Exception as exc:  # any failure to fetch is a fetch failure
+                body = JWKSError(f"key request to {self.url} failed: {type(exc).__name__}")
         finally:
             self._land(flight, body, time.monotonic() - started)
 
@@ -199,7 +206,10 @@ class RemoteKeys(Generic[K]):
             UnknownKeyError / UnusableKeyError: the token names no usable key.
             JWKSError: no key set is available.
         """
-        result: K = self._drive(self._flow(kid))
+        step = self._refresh.plan(kid, True)
+        if not isinstance(step, Fetch):
+            return step  # the common case, without building the flow
+        result: K = self._drive(self._flow(kid, step))
         return result
 
     def refresh(self) -> None:
@@ -233,13 +243,18 @@ class RemoteKeys(Generic[K]):
                 body = await self._fetcher.afetch()
             except JWKSError as exc:
                 body = exc
+            except Exception as exc:  # any failure to fetch is a fetch failure
+                body = JWKSError(f"key request to {self.url} failed: {type(exc).__name__}")
         finally:
             # Also on cancellation: waiters are woken and one of them fetches instead.
             self._land(flight, body, time.monotonic() - started)
 
     async def aget(self, kid: str) -> K:
         """Async twin of :meth:`get` (asyncio, uvloop or trio)."""
-        result: K = await self._adrive(self._flow(kid))
+        step = self._refresh.plan(kid, True)
+        if not isinstance(step, Fetch):
+            return step
+        result: K = await self._adrive(self._flow(kid, step))
         return result
 
     async def arefresh(self) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["Claims"]
+
+_M = TypeVar("_M")
 
 
 def _freeze(value: Any) -> Any:
@@ -51,6 +53,12 @@ class Claims(Mapping[str, Any]):
     A read-only mapping of the token's payload (JSON arrays come back as tuples and
     objects as read-only mappings) plus typed properties for the claims every
     Cognito token has. Use :meth:`to_dict` for a plain, JSON-ready copy.
+
+    In claims returned by ``verify``/``averify``, every claim of the claim table
+    (``cognito_verify._token.CLAIM_TYPES``, docs/claims.md) has the JSON type Cognito
+    writes, in every configuration, so the properties' types hold. Claims outside the
+    table (``custom:*``, ``identities``, ``email_verified``, claims a pre-token-generation
+    trigger adds) are any JSON value: check their type before relying on it.
     """
 
     __slots__ = ("_data", "_groups", "_scopes")
@@ -58,8 +66,8 @@ class Claims(Mapping[str, Any]):
     # The payload as parsed (lists and dicts inside), read-only at the top and never
     # handed out: __getitem__ freezes containers on the way out.
     _data: Mapping[str, Any]
-    _groups: frozenset[str] | None  # computed on first use
-    _scopes: frozenset[str] | None
+    _groups: frozenset[str]  # computed on first use (the slot is unset until then)
+    _scopes: frozenset[str]
 
     def __init__(self, payload: Mapping[str, Any]) -> None:
         _setup(self, {k: v if type(v) in _SCALARS else _copy(v) for k, v in payload.items()})
@@ -68,8 +76,8 @@ class Claims(Mapping[str, Any]):
     def _owned(cls, payload: dict[str, Any]) -> Claims:
         """Claims over a payload dict that nothing else holds (fresh from the parser),
         without the copy; about 2 us less per cold verification."""
-        self = cls.__new__(cls)
-        _setup(self, payload)
+        self = _new(cls)
+        _set_data(self, MappingProxyType(payload))
         return self
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -152,8 +160,9 @@ class Claims(Mapping[str, Any]):
     @property
     def groups(self) -> frozenset[str]:
         """``cognito:groups`` as a set; empty when the claim is absent."""
-        groups = self._groups
-        if groups is None:
+        try:
+            return self._groups
+        except AttributeError:  # first use: the slot is left unset by construction
             raw = self._data.get("cognito:groups")
             groups = (
                 frozenset([g for g in raw if isinstance(g, str)])
@@ -161,17 +170,18 @@ class Claims(Mapping[str, Any]):
                 else _EMPTY
             )
             object.__setattr__(self, "_groups", groups)  # same value from any thread
-        return groups
+            return groups
 
     @property
     def scopes(self) -> frozenset[str]:
         """The space-separated ``scope`` claim as a set; empty when absent (ID tokens)."""
-        scopes = self._scopes
-        if scopes is None:
+        try:
+            return self._scopes
+        except AttributeError:
             raw = self._data.get("scope")
             scopes = frozenset(raw.split()) if isinstance(raw, str) else _EMPTY
             object.__setattr__(self, "_scopes", scopes)
-        return scopes
+            return scopes
 
     @property
     def issued_at(self) -> float:
@@ -182,6 +192,25 @@ class Claims(Mapping[str, Any]):
     def expires_at(self) -> float:
         """``exp`` as Unix seconds."""
         return float(self._data["exp"])
+
+    @property
+    def auth_time(self) -> float | None:
+        """``auth_time``: when the user signed in (Unix seconds); None for machine tokens."""
+        value = self._data.get("auth_time")
+        return float(value) if type(value) is int or type(value) is float else None
+
+    @property
+    def jti(self) -> str | None:
+        """``jti``: this token's unique id."""
+        value = self._data.get("jti")
+        return value if isinstance(value, str) else None
+
+    @property
+    def origin_jti(self) -> str | None:
+        """``origin_jti``: shared by a refresh token and every token derived from it
+        (what Cognito's ``RevokeToken`` revokes); absent from machine tokens."""
+        value = self._data.get("origin_jti")
+        return value if isinstance(value, str) else None
 
     @property
     def is_machine(self) -> bool:
@@ -204,9 +233,29 @@ class Claims(Mapping[str, Any]):
         """A plain, mutable, JSON-serialisable copy of the payload."""
         return {k: _thaw(v) for k, v in self._data.items()}
 
+    def to_model(self, model: type[_M], *, aliases: Mapping[str, str] | None = None) -> _M:
+        """These claims as an instance of ``model``: a dataclass or a pydantic model.
+
+        A field reads the claim of its name, else the claim whose name has every
+        non-identifier character turned into ``_`` (``cognito:groups`` fills
+        ``cognito_groups``, ``custom:tenant_id`` fills ``custom_tenant_id``);
+        ``aliases={"tenant_id": "custom:tenant_id"}`` (field -> claim) names others.
+        Values keep their JSON types. See docs/typed-claims.md.
+
+        Raises:
+            ClaimsModelError: the claims do not fit the model (HTTP 500).
+            ConfigurationError: ``model`` is not a dataclass or pydantic model class.
+        """
+        from ._model import to_model  # only for users of typed claims
+
+        return to_model(self, model, aliases)
+
 
 def _setup(claims: Claims, data: dict[str, Any]) -> None:
-    _set = object.__setattr__
-    _set(claims, "_data", MappingProxyType(data))
-    _set(claims, "_groups", None)
-    _set(claims, "_scopes", None)
+    # Only _data: _groups and _scopes stay unset until first read (one call fewer each
+    # on every cold verification).
+    _set_data(claims, MappingProxyType(data))
+
+
+_set_data = Claims._data.__set__  # type: ignore[attr-defined]  # (the slot's descriptor)
+_new = object.__new__

@@ -33,6 +33,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from ._hints import paste_hint
+from ._pool import parse_issuer
 from ._token import DEFAULT_MAX_TOKEN_LENGTH
 from .errors import CognitoVerifyError, ConfigurationError, JWKSError
 from .verifier import CognitoVerifier
@@ -232,13 +233,8 @@ def _problems(header: Any, payload: Any, now: float) -> list[str]:
     elif use == "access" and not isinstance(payload.get("client_id"), str):
         found.append("access token without client_id")
     iss = payload.get("iss")
-    if not (
-        isinstance(iss, str)
-        and (
-            iss.startswith("https://cognito-idp.") or iss.startswith("https://issuer-cognito-idp.")
-        )
-        and ".amazonaws.com/" in iss
-    ):
+    # Every partition's form (amazonaws.com, amazonaws.com.cn): see _pool.parse_issuer.
+    if not (isinstance(iss, str) and parse_issuer(iss) is not None):
         found.append(f"iss {iss!r} is not a Cognito issuer")
     return found
 

@@ -2,8 +2,9 @@
 
 The tree::
 
-    CognitoVerifyError                     base of everything below; has .code and .status_code
-    ├── ConfigurationError                 bad arguments, raised at construction (also a ValueError)
+    CognitoVerifyError                     base of everything below; .code, .status_code, .claims
+    ├── ConfigurationError                 bad arguments (also a ValueError): at construction, or
+    │                                      an async hook used with verify() instead of averify()
     ├── InvalidTokenError          401     the token is not acceptable
     │   ├── MissingTokenError              no bearer token in the request (web adapters)
     │   ├── MalformedTokenError            not a compact JWS, bad base64url/JSON, too large
@@ -19,22 +20,36 @@ The tree::
     │   │   ├── InvalidIssuerError         iss is not a configured issuer
     │   │   ├── InvalidClientError         aud / client_id is not a configured app client
     │   │   └── InvalidTokenUseError       token_use is not the configured one (id vs access)
+    │   ├── TokenRevokedError              the is_revoked hook answered True
+    │   └── InsufficientUserAuthenticationError   sign-in older than max_auth_age (RFC 9470)
     ├── ForbiddenError             403     the token is valid, the caller lacks a permission
     │   ├── MissingGroupError              not in a required cognito:groups group
     │   ├── MissingScopeError              no required OAuth scope
     │   ├── CrossSiteRequestError          a cookie token on an unsafe method, no proof of origin
     │   └── CustomCheckError               a user-supplied check refused the claims
-    └── JWKSError                  503     keys could not be fetched and none are cached
+    ├── JWKSError                  503     keys could not be fetched and none are cached
+    │   └── PoolResolverError              the pool_resolver failed (raised, timed out, bad answer)
+    ├── RevocationCheckError       503     the is_revoked hook failed: refused, fail closed
+    └── ClaimsModelError           500     verified claims do not fit the application's model
 
 ``ForbiddenError`` is deliberately not an ``InvalidTokenError``: a caller that is known
 but not allowed must get 403, not 401. Each class has a stable ``code`` string meant
 for machines (API bodies, metrics); the message is for people and never contains the
 token, its signature, or (before the signature is verified) any value taken from it.
+
+``claims`` is the verified ``Claims`` when the error was raised after the signature
+verified (expired, wrong client, missing group, revoked, step-up, custom check), so the
+refused caller can be logged; it is ``None`` for errors raised before the signature
+(nothing in the token can be trusted then). It is never part of ``str(exc)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .claims import Claims
 
 __all__ = [
     "CognitoVerifyError",
@@ -59,7 +74,12 @@ __all__ = [
     "MissingScopeError",
     "CustomCheckError",
     "CrossSiteRequestError",
+    "TokenRevokedError",
+    "InsufficientUserAuthenticationError",
     "JWKSError",
+    "PoolResolverError",
+    "RevocationCheckError",
+    "ClaimsModelError",
 ]
 
 
@@ -68,12 +88,18 @@ class CognitoVerifyError(Exception):
 
     code: str = "error"
     status_code: int = 500
+    #: The verified claims when raised after the signature verified, else None.
+    claims: Claims | None = None
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, claims: Claims | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        if claims is not None:
+            self.claims = claims
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
@@ -169,9 +195,14 @@ class MissingScopeError(ForbiddenError):
     code = "insufficient_scope"
 
     def __init__(
-        self, message: str, *, code: str | None = None, scopes: Sequence[str] = ()
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        claims: Claims | None = None,
+        scopes: Sequence[str] = (),
     ) -> None:
-        super().__init__(message, code=code)
+        super().__init__(message, code=code, claims=claims)
         #: The scopes that would have satisfied the requirement (for the RFC 6750
         #: ``scope="..."`` challenge); empty when unknown.
         self.scopes: tuple[str, ...] = tuple(scopes)
@@ -189,8 +220,62 @@ class CrossSiteRequestError(ForbiddenError):
     code = "cross_site_request"
 
 
+class TokenRevokedError(InvalidTokenError):
+    """The verifier's ``is_revoked`` hook answered that the token was revoked."""
+
+    code = "token_revoked"
+
+
+class InsufficientUserAuthenticationError(InvalidTokenError):
+    """The user signed in longer ago than allowed (``max_auth_age``), or the token has
+    no ``auth_time`` (machine tokens): answer 401 with the RFC 9470 challenge
+    ``error="insufficient_user_authentication"`` and ``max_age``.
+
+    ``max_age`` is the maximum age in whole seconds that was applied (None when unknown).
+    """
+
+    code = "insufficient_user_authentication"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        max_age: int | None = None,
+        code: str | None = None,
+        claims: Claims | None = None,
+    ) -> None:
+        super().__init__(message, code=code, claims=claims)
+        self.max_age = max_age
+
+
 class JWKSError(CognitoVerifyError):
     """The pool's keys could not be fetched and none are cached: answer 503."""
 
     code = "jwks_unavailable"
     status_code = 503
+
+
+class RevocationCheckError(CognitoVerifyError):
+    """The ``is_revoked`` hook raised or answered something other than a bool: the
+    token is refused (fail closed) with 503, as its revocation state is unknown."""
+
+    code = "revocation_check_failed"
+    status_code = 503
+
+
+class ClaimsModelError(CognitoVerifyError):
+    """A verified token's claims do not fit the application's model
+    (``Claims.to_model``): 500, as the model, not the caller, is most likely wrong."""
+
+    code = "claims_model_mismatch"
+    status_code = 500
+
+
+class PoolResolverError(JWKSError):
+    """The ``pool_resolver`` raised, timed out or answered something other than a
+    ``UserPool`` or None: the token is refused (fail closed) with 503, as for keys
+    that cannot be fetched. Its failure says nothing about the token, so a 401 would
+    tell a genuine client to discard a good token and would hide an outage among
+    ordinary refusals."""
+
+    code = "pool_resolver_failed"

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ._pool import TokenUse
+from ._pool import TokenUse, partition_domain
 from .verifier import CognitoVerifier
 
 __all__ = [
@@ -114,7 +114,10 @@ class LocalUserPool:
 
     @property
     def issuer(self) -> str:
-        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+        # The partition's domain (amazonaws.com.cn in China); where it is not
+        # confirmed (eusc-*), pass claims={"iss": ...} and issuer= to the verifier.
+        domain = partition_domain(self.region) or "amazonaws.com"
+        return f"https://cognito-idp.{self.region}.{domain}/{self.user_pool_id}"
 
     @property
     def client_id(self) -> str:

@@ -563,14 +563,16 @@ def numeric_dates(pool: LocalUserPool) -> list[Case]:
         Case("exp 5e-324", signed(pool, exp=5e-324), TokenExpiredError),
         Case("exp equal to now", signed(pool, exp=now), TokenExpiredError),
         Case("exp now - 0.5", signed(pool, exp=now - 0.5), TokenExpiredError),
-        Case("iat in the future", signed(pool, iat=now + 1), TokenNotYetValidError),
+        # (5 s ahead is tolerated by default: clock_skew.)
+        Case("iat in the future", signed(pool, iat=now + 6), TokenNotYetValidError),
+        Case("iat 5.5 s ahead", signed(pool, iat=now + 5.5), TokenNotYetValidError),
         Case("iat max float", signed(pool, iat=1.7976931348623157e308), TokenNotYetValidError),
         Case(
             "iat max int-as-float",
             signed(pool, iat=int(1.7976931348623157e308)),
             TokenNotYetValidError,
         ),
-        Case("nbf in the future", signed(pool, nbf=now + 1), TokenNotYetValidError),
+        Case("nbf in the future", signed(pool, nbf=now + 6), TokenNotYetValidError),
         Case("nbf max float", signed(pool, nbf=1.7976931348623157e308), TokenNotYetValidError),
     ]
     return out

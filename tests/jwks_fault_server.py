@@ -37,6 +37,7 @@ MODES = (
     "huge",  # 200 streaming HUGE_BYTES with no Content-Length
     "huge_declared",  # 200 declaring HUGE_BYTES in Content-Length
     "drip",  # 200, then one byte every `drip_interval` seconds, forever
+    "drip_headers",  # the status line, then header bytes one at a time, forever
     "redirect",  # 302 to another path on this server
 )
 HUGE_BYTES = 50 * 1024 * 1024
@@ -110,6 +111,12 @@ class FaultServer:
             h.send_header("Location", self.path + "?mode=ok")
             h.send_header("Content-Length", "0")
             h.end_headers()
+            return
+        if mode == "drip_headers":
+            h.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not self._stopping.wait(self.drip_interval):
+                h.wfile.write(b"a")
+                h.wfile.flush()
             return
         if mode == "500":
             self._send(h, 500, b'{"message": "internal error"}')

@@ -33,8 +33,18 @@ def jwks_file(live_pool: LocalUserPool, tmp_path: Path) -> str:
 
 
 def verify_args(pool: LocalUserPool, jwks_file: str, token: str, use: str = "access") -> list[str]:
-    return ["verify", token, "--user-pool-id", pool.user_pool_id, "--client-id", "cli-client",
-            "--token-use", use, "--jwks-file", jwks_file]
+    return [
+        "verify",
+        token,
+        "--user-pool-id",
+        pool.user_pool_id,
+        "--client-id",
+        "cli-client",
+        "--token-use",
+        use,
+        "--jwks-file",
+        jwks_file,
+    ]
 
 
 def test_verify_prints_claims_as_json(live_pool: LocalUserPool, jwks_file: str) -> None:
@@ -55,9 +65,20 @@ def test_verify_reads_stdin(live_pool: LocalUserPool, jwks_file: str) -> None:
 
 def test_verify_over_http(live_pool: LocalUserPool) -> None:
     with live_pool.serve() as server:
-        code, out, err = run(["verify", live_pool.access_token(), "--user-pool-id",
-                              live_pool.user_pool_id, "--client-id", "none",
-                              "--token-use", "any", "--jwks-url", server.jwks_url])
+        code, out, err = run(
+            [
+                "verify",
+                live_pool.access_token(),
+                "--user-pool-id",
+                live_pool.user_pool_id,
+                "--client-id",
+                "none",
+                "--token-use",
+                "any",
+                "--jwks-url",
+                server.jwks_url,
+            ]
+        )
     assert code == 0, err
     assert server.request_count == 1
 
@@ -83,8 +104,20 @@ def test_verify_refusal_prints_code_and_exits_1(
 
 
 def test_verify_bad_configuration_exits_2(jwks_file: str) -> None:
-    code, _, err = run(["verify", "x", "--user-pool-id", "not-a-pool", "--client-id", "c",
-                        "--token-use", "id", "--jwks-file", jwks_file])
+    code, _, err = run(
+        [
+            "verify",
+            "x",
+            "--user-pool-id",
+            "not-a-pool",
+            "--client-id",
+            "c",
+            "--token-use",
+            "id",
+            "--jwks-file",
+            jwks_file,
+        ]
+    )
     assert code == 2
     assert "--user-pool-id" in err
 
@@ -98,8 +131,14 @@ def test_inspect_marks_unverified_and_flags_problems(live_pool: LocalUserPool) -
     code, out, _ = run(["inspect", token])
     assert code == 0
     assert "UNVERIFIED" in out.splitlines()[0]
-    for problem in ("alg is 'HS256'", "expired", "ignores", "not a Cognito issuer",
-                    "ID token without a string aud", "min ago"):
+    for problem in (
+        "alg is 'HS256'",
+        "expired",
+        "ignores",
+        "not a Cognito issuer",
+        "ID token without a string aud",
+        "min ago",
+    ):
         assert problem in out
 
 
@@ -113,12 +152,21 @@ def test_inspect_refuses_non_jwt() -> None:
 def test_demo_runs_as_a_console_script() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "cognito_verify.cli", "demo", "--quick"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
-    for code_name in ("invalid_signature", "token_expired", "invalid_client",
-                      "invalid_token_use", "invalid_issuer", "unsupported_algorithm",
-                      "missing_group"):
+    for code_name in (
+        "invalid_signature",
+        "token_expired",
+        "invalid_client",
+        "invalid_token_use",
+        "invalid_issuer",
+        "unsupported_algorithm",
+        "missing_group",
+    ):
         assert code_name in result.stdout
     assert "ACCEPTED (this is a bug)" not in result.stdout
     assert "verifications/s" in result.stdout

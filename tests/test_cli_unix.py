@@ -131,9 +131,12 @@ def nested(depth: int) -> str:
 @pytest.mark.parametrize("depth", [5_000, 200_000])
 def test_deeply_nested_token(depth: int, live: LocalUserPool, jwks_file: str) -> None:
     token = nested(depth)
-    inspected = cli("inspect", "-", stdin=token)
-    assert inspected.returncode == 1
-    assert b"Not a" in inspected.stderr
+    inspected = cli("inspect", "-", stdin=token)  # cli() asserts: no traceback
+    # Decoded when the interpreter's JSON parser manages the depth (3.13 manages more),
+    # else refused in one line; never a crash.
+    assert inspected.returncode in (0, 1)
+    if inspected.returncode == 1:
+        assert inspected.stderr.startswith(b"Not a ") and inspected.stderr.count(b"\n") == 1
     verified = cli("verify", "-", *verify_args(live, "--jwks-file", jwks_file), stdin=token)
     assert verified.returncode == 1 and verified.stderr.startswith(b"malformed_token: ")
 

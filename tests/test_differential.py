@@ -53,6 +53,9 @@ def pyjwt_accepts(pool: LocalUserPool, token: str, token_use: str) -> dict[str, 
             # Access tokens carry no aud and we do not look at one: pyjwt would refuse
             # any aud when no audience is given, a policy choice, not parsing.
             options={"require": ["exp", "iat"], "verify_aud": token_use == "id"},
+            # Our clock_skew lets iat/nbf be 5 s ahead; pyjwt's leeway covers that (and
+            # also lets exp pass 5 s late, where we are stricter: refusing more is fine).
+            leeway=5,
         )
     except jwt.PyJWTError:
         return None
@@ -252,6 +255,76 @@ def test_never_accept_what_pyjwt_rejects(
 
     assert counts["mutants"] >= 2000
     assert counts["neither"] > counts["mutants"] // 2  # the mutations do bite
+
+
+def _shape_token(pool: LocalUserPool, shape: str, i: int) -> str:
+    """The six token shapes of the instruction benchmark (benchmarks/instructions.py)."""
+    user = f"shape-user{i}"
+    if shape == "id":
+        return pool.id_token(user, groups=["users"], client_id=CLIENT)
+    if shape == "access":
+        return pool.access_token(user, groups=["users"], client_id=CLIENT)
+    if shape == "machine":
+        return pool.client_credentials_token(
+            scopes=("orders-api/orders.read", "orders-api/orders.write"), client_id=CLIENT
+        )
+    if shape == "groups50":
+        groups = [f"{pool.user_pool_id}_team-{n:02d}" for n in range(50)]
+        return pool.access_token(user, groups=groups, client_id=CLIENT)
+    if shape == "size4k":
+        attrs = {f"custom:attr{n:02d}": "v" * 40 for n in range(45)}
+        return pool.id_token(user, groups=["users"], client_id=CLIENT, claims=attrs)
+    # The bench's realistic federated ID token: groups, custom attribute, identities.
+    return pool.id_token(
+        f"google_10{i:016d}",
+        groups=[f"{pool.user_pool_id}_Google", "orders-admins", "support"],
+        email=f"user{i}@example.com",
+        client_id=CLIENT,
+        claims={
+            "custom:tenant_id": "tenant-000042",
+            "identities": [
+                {"userId": f"10{i:016d}", "providerName": "Google", "primary": "true"}
+            ],
+        },
+    )
+
+
+SHAPES = ["id", "access", "machine", "groups50", "size4k", "realistic"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_benchmarked_shape_agrees_with_pyjwt(
+    setting: tuple[LocalUserPool, rsa.RSAPrivateKey], shape: str
+) -> None:
+    pool, other = setting
+    token_use = "access" if shape in ("access", "machine", "groups50") else "id"
+    rng = random.Random(f"{SEED}-{shape}")
+    verifier = pool.verifier(token_use=token_use, client_id=CLIENT)  # type: ignore[arg-type]
+    valid = [_shape_token(pool, shape, i) for i in range(6)]
+    if shape == "size4k":
+        assert len(valid[0]) >= 4000
+    counts = {"both": 0, "neither": 0, "pyjwt_only": 0}
+
+    def compare(token: str) -> None:
+        ours = ours_accepts(verifier, token)
+        theirs = pyjwt_accepts(pool, token, token_use)
+        if ours is not None:
+            assert theirs is not None, f"we accepted a token pyjwt refuses: {token!r}"
+            assert ours == theirs
+            counts["both"] += 1
+        else:
+            counts["pyjwt_only" if theirs is not None else "neither"] += 1
+
+    for token in valid:
+        compare(token)
+        compare(token)  # from the token cache
+    assert counts["both"] == 2 * len(valid)
+    for token in valid:
+        for _ in range(40):
+            compare(rng.choice(CHEAP)(rng, token, rng.choice(valid)))
+        for _ in range(4):
+            compare(rng.choice(SIGNED)(rng, token, (pool, other)))
+    assert counts["neither"] > 100
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="binascii strict_mode is Python 3.11+")

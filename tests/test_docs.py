@@ -75,8 +75,12 @@ def blocks(page: Path) -> list[Block]:
 ALL = [b for page in PAGES for b in blocks(page)]
 
 _RUNNER = """
-import json, sys, traceback
-ns = {"__name__": "__docs__"}
+import json, sys, traceback, types
+# A real module, as a page read into a file would be: frameworks that resolve type
+# hints look the handler's module up in sys.modules (Litestar, FastAPI).
+module = types.ModuleType("__docs__")
+sys.modules["__docs__"] = module
+ns = module.__dict__
 for label, source in json.load(open(sys.argv[1])):
     try:
         exec(compile(source, label, "exec"), ns)

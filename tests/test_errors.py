@@ -14,12 +14,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 import cognito_verify
 from cognito_verify import (
     Claims,
+    ClaimsModelError,
     CognitoVerifier,
     CognitoVerifyError,
     ConfigurationError,
     CrossSiteRequestError,
     CustomCheckError,
     ForbiddenError,
+    InsufficientUserAuthenticationError,
     InvalidClaimError,
     InvalidClientError,
     InvalidHeaderError,
@@ -33,8 +35,11 @@ from cognito_verify import (
     MissingGroupError,
     MissingScopeError,
     MissingTokenError,
+    PoolResolverError,
+    RevocationCheckError,
     TokenExpiredError,
     TokenNotYetValidError,
+    TokenRevokedError,
     UnknownKeyError,
     UnsupportedAlgorithmError,
     UnusableKeyError,
@@ -70,6 +75,15 @@ TREE: dict[type[CognitoVerifyError], tuple[str, int, type[Exception]]] = {
     CustomCheckError: ("custom_check_failed", 403, ForbiddenError),
     CrossSiteRequestError: ("cross_site_request", 403, ForbiddenError),
     JWKSError: ("jwks_unavailable", 503, CognitoVerifyError),
+    TokenRevokedError: ("token_revoked", 401, InvalidTokenError),
+    InsufficientUserAuthenticationError: (
+        "insufficient_user_authentication",
+        401,
+        InvalidTokenError,
+    ),
+    RevocationCheckError: ("revocation_check_failed", 503, CognitoVerifyError),
+    ClaimsModelError: ("claims_model_mismatch", 500, CognitoVerifyError),
+    PoolResolverError: ("pool_resolver_failed", 503, JWKSError),
 }
 
 

@@ -14,6 +14,7 @@ DOCUMENTED = [
     "UserPool",
     "KeyPolicy",
     "KeyStats",
+    "PoolResolverStats",
     "Claims",
     "CognitoVerifyError",
     "ConfigurationError",
@@ -37,7 +38,12 @@ DOCUMENTED = [
     "MissingScopeError",
     "CustomCheckError",
     "CrossSiteRequestError",
+    "TokenRevokedError",
+    "InsufficientUserAuthenticationError",
     "JWKSError",
+    "PoolResolverError",
+    "RevocationCheckError",
+    "ClaimsModelError",
     "__version__",
 ]
 
@@ -67,7 +73,20 @@ def test_testing_kit_surface() -> None:
     ]
 
 
-FRAMEWORKS = ["flask", "fastapi", "starlette", "django", "rest_framework", "werkzeug", "uvicorn"]
+FRAMEWORKS = [
+    "flask",
+    "fastapi",
+    "starlette",
+    "django",
+    "rest_framework",
+    "werkzeug",
+    "uvicorn",
+    "mcp",
+    "mcp_types",
+    "fastmcp",
+    "litestar",
+    "ninja",
+]
 
 
 def test_import_pulls_in_no_web_framework() -> None:

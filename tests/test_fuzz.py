@@ -147,6 +147,7 @@ def segment_mutation(draw: st.DrawFn, original: str) -> str:
 CLAIM_NAMES = [
     "exp", "iat", "nbf", "iss", "aud", "client_id", "token_use", "sub",
     "cognito:groups", "scope", "auth_time", "jti", "username", "email",
+    "cognito:username", "origin_jti", "event_id", "version", "custom:tenant",
 ]  # fmt: skip
 
 
@@ -156,9 +157,12 @@ def plausible(name: str, pool: LocalUserPool) -> st.SearchStrategy[Any]:
     near = {
         "exp": st.sampled_from([NOW, NOW + 1, NOW - 1, NOW + 0.5, NOW - 0.5, 0, -1, 1e308, -0.0])
         | st.floats(NOW - 10, NOW + 10),
-        "iat": st.sampled_from([NOW, NOW + 1, NOW - 1, NOW + 0.001, 0, 2**62])
+        "iat": st.sampled_from(
+            [NOW, NOW + 1, NOW - 1, NOW + 0.001, NOW + 5, NOW + 5.001, 0, 2**62]
+        )
         | st.floats(NOW - 10, NOW + 10),
-        "nbf": st.sampled_from([NOW, NOW + 1, NOW - 1, 0]) | st.floats(NOW - 10, NOW + 10),
+        "nbf": st.sampled_from([NOW, NOW + 1, NOW - 1, NOW + 5, NOW + 6, 0])
+        | st.floats(NOW - 10, NOW + 10),
         "iss": st.sampled_from(
             [
                 iss,
@@ -194,7 +198,8 @@ def oracle(payload: dict[str, Any], use: str, pool: LocalUserPool) -> bool:
     exp, iat, nbf = date("exp", True), date("iat", True), date("nbf", False)
     if exp is False or iat is False or nbf is False or exp is None or iat is None:
         return False
-    if not (NOW < exp and iat <= NOW and (nbf is None or nbf <= NOW)):
+    # iat and nbf may be up to clock_skew (5 s by default) in the future; exp exact.
+    if not (NOW < exp and iat <= NOW + 5 and (nbf is None or nbf <= NOW + 5)):
         return False
     issuers = {pool.issuer, pool.issuer.replace("cognito-idp.", "issuer-cognito-idp.")}
     iss = payload.get("iss")
@@ -213,8 +218,17 @@ def oracle(payload: dict[str, Any], use: str, pool: LocalUserPool) -> bool:
         isinstance(groups, list) and all(isinstance(g, str) for g in groups)
     ):
         return False
-    scope = payload.get("scope")
-    return scope is None or isinstance(scope, str)
+    # The claim table (docs/claims.md), written out here independently of the code:
+    # every listed claim, when present, has the type Cognito writes.
+    for name in ("scope", "username", "cognito:username", "jti", "origin_jti", "event_id"):
+        if name in payload and type(payload[name]) is not str:
+            return False
+    for name in ("aud", "client_id"):  # checked even where the app client check is not
+        if name in payload and type(payload[name]) is not str:
+            return False
+    if "version" in payload and type(payload["version"]) is not int:
+        return False
+    return date("auth_time", False) is not False
 
 
 # --- the properties -------------------------------------------------------------------

@@ -161,9 +161,15 @@ def test_only_successes_are_cached(
     for token in refused:
         with pytest.raises(Exception):  # noqa: B017 (each has its own error class)
             verify(verifier, token)
-    with pytest.raises(MissingGroupError):  # valid but forbidden: a failure, not cached
-        verify(verifier, pool.access_token(), groups=["admin"])
     assert len(verifier._cache) == 0
+    # Valid but forbidden: the signature and claims verified, so the entry is kept,
+    # but it carries no verdict: the rules run again, and refuse again, on every hit.
+    forbidden = pool.access_token()
+    for _ in range(2):
+        with pytest.raises(MissingGroupError):
+            verify(verifier, forbidden, groups=["admin"])
+    assert len(verifier._cache) == 1
+    assert verify(verifier, forbidden).username == "alice"  # another route, no group
 
 
 def test_bounded_in_entries(

@@ -127,6 +127,18 @@ def optional(request: HttpRequest) -> JsonResponse:
     return _me(request)
 
 
+@cognito_required(max_auth_age=300)
+def recent(request: HttpRequest) -> JsonResponse:
+    return _me(request)
+
+
+class AsyncRecent(CognitoRequiredMixin, View):
+    cognito_max_auth_age = 300
+
+    async def get(self, request: HttpRequest) -> JsonResponse:
+        return _me(request)
+
+
 def whoami(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"user": str(request.user), "type": type(request.user).__name__})
 
@@ -166,6 +178,8 @@ urlpatterns = [
     path("write", Write.as_view()),
     path("async-write", AsyncWrite.as_view()),
     path("optional", optional),
+    path("recent", recent),
+    path("async-recent", AsyncRecent.as_view()),
     path("whoami", whoami),
     path("drf/protected", DrfMe.as_view()),
     path("drf/admin", DrfAdmin.as_view()),
@@ -602,3 +616,50 @@ def test_drf_returns_claims(pool: LocalUserPool, clock: Any, cognito: None) -> N
     claims = make_verifier_for(pool, clock).verify(pool.access_token(groups=["a"]))
     rendered = json.loads(JSONRenderer().render({"claims": claims, "groups": claims.groups}))
     assert rendered["claims"]["cognito:groups"] == ["a"] and rendered["groups"] == ["a"]
+
+
+STEP_UP = (
+    'Bearer error="insufficient_user_authentication", '
+    'error_description="A more recent authentication is required", max_age=300'
+)
+
+
+@pytest.mark.parametrize("stack", ["sync", "async"])
+@pytest.mark.parametrize("url", ["/recent", "/async-recent"])
+@pytest.mark.usefixtures("cognito")
+def test_step_up_challenge(stack: str, url: str, pool: LocalUserPool, clock: Any) -> None:
+    token = pool.access_token()
+    assert get(stack, url, bearer(token)).status_code == 200
+    clock.advance(301)
+    assert get(stack, "/protected", bearer(token)).status_code == 200
+    response = get(stack, url, bearer(token))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == STEP_UP
+    assert response.json()["error"] == "insufficient_user_authentication"
+    machine = get(stack, url, bearer(pool.client_credentials_token(client_id="client-a")))
+    assert (machine.status_code, machine["WWW-Authenticate"]) == (401, STEP_UP)
+
+
+@pytest.mark.parametrize("url", ["/drf/protected", "/protected"])
+def test_settings_max_auth_age_and_is_revoked(url: str, pool: LocalUserPool, clock: Any) -> None:
+    """MAX_AUTH_AGE and IS_REVOKED in COGNITO_VERIFY reach the verifier; DRF and the
+    middleware answer with the shared challenge and status."""
+
+    def is_revoked(claims: Any) -> bool:
+        if claims.username == "crash":
+            raise ConnectionError("deny list unreachable")
+        return bool(claims.username == "mallory")
+
+    conf = cognito_settings(pool, clock, MAX_AUTH_AGE=300, IS_REVOKED=is_revoked)
+    with override_settings(COGNITO_VERIFY=conf):
+        token = pool.access_token()
+        assert get("sync", url, bearer(token)).status_code == 200
+        clock.advance(301)
+        stale = get("sync", url, bearer(token))
+        assert (stale.status_code, stale["WWW-Authenticate"]) == (401, STEP_UP)
+        revoked = get("sync", url, bearer(pool.access_token("mallory")))
+        assert revoked.status_code == 401
+        assert revoked.json().get("code", revoked.json().get("error")) == "token_revoked"
+        broken = get("sync", url, bearer(pool.access_token("crash")))
+        assert broken.status_code == 503
+        assert broken.json().get("code", broken.json().get("error")) == "revocation_check_failed"

@@ -38,7 +38,6 @@ from cognito_verify.testing import LocalUserPool
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "fastapi_app.py"
 
 
-
 example = load_example(EXAMPLE)
 
 

@@ -346,3 +346,25 @@ def test_claims_are_returned_as_json(pool: LocalUserPool, clock: Any) -> None:
     assert body["claims"]["username"] == "alice"
     whole_body = client.get("/jsonify", headers={"Authorization": bearer(token)}).json
     assert whole_body == body["claims"]
+
+
+def test_decorator_order_does_not_matter_in_blueprints(pool: LocalUserPool, clock: Any) -> None:
+    from flask import Blueprint
+
+    auth = CognitoAuth(make_verifier(pool, clock))
+    bp = Blueprint("orders", __name__)
+
+    @auth.required(scopes="orders/write")
+    @bp.post("/orders")
+    def create() -> dict[str, Any]:
+        return {"ok": True}
+
+    app = Flask(__name__)
+    app.register_blueprint(bp)
+    auth.init_app(app)
+    client = app.test_client()
+    assert client.post("/orders").status_code == 401
+    no_scope = client.post("/orders", headers={"Authorization": bearer(pool.access_token())})
+    assert no_scope.status_code == 403
+    token = pool.access_token(scopes=["orders/write"])
+    assert client.post("/orders", headers={"Authorization": bearer(token)}).json == {"ok": True}

@@ -41,7 +41,6 @@ from cognito_verify.testing import LocalUserPool
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "starlette_app.py"
 
 
-
 example = load_example(EXAMPLE)
 
 

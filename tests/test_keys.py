@@ -507,14 +507,17 @@ def test_unusable_keys_are_skipped_and_refused_with_their_reason(
         ({"kty": "RSA", "kid": "huge", "n": b64url(b"\xff" * 1100), "e": "AQAB"}, "above 8192"),
         # Foreign characters must not be skipped into a different number.
         ({"kty": "RSA", "kid": "dirty", "n": "AQAB*" + "x" * 400, "e": "AQAB"}, "base64url"),
-        ({"kty": "RSA", "kid": "padded", "n": b64url(b"\xc1" * 256) + "==", "e": "AQAB"},
-         "base64url"),
+        (
+            {"kty": "RSA", "kid": "padded", "n": b64url(b"\xc1" * 256) + "==", "e": "AQAB"},
+            "base64url",
+        ),
     ],
 )
 def test_oversized_or_badly_encoded_jwk_is_unusable(
     jwk: dict[str, str], reason: str, kpool: LocalUserPool, clock: Clock
 ) -> None:
-    verifier = kpool.verifier(token_use="id", clock=clock,
-                              jwks={"keys": [*kpool.jwks["keys"], jwk]})
+    verifier = kpool.verifier(
+        token_use="id", clock=clock, jwks={"keys": [*kpool.jwks["keys"], jwk]}
+    )
     with pytest.raises(UnusableKeyError, match=reason):
         verifier.verify(forged(kpool, clock, kid=jwk["kid"]))

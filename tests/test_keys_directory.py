@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import signal
 import threading
 import uuid
 from collections.abc import Iterator
@@ -140,3 +142,35 @@ def test_async_and_stale_through_an_outage(server: PemServer, clock: Clock) -> N
     clock.advance(61)
     assert asyncio.run(keys.aget(kid)) is first  # refresh failed: the held key serves
     assert keys.stats.fetch_failures == 1 and keys.stats.stale_hits == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork:DeprecationWarning")
+def test_a_forked_child_uses_held_keys_and_fetches_new_ones_on_its_own(
+    server: PemServer, clock: Clock
+) -> None:
+    held = server.publish()
+    keys = directory(server, clock)
+    first = keys.get(held)
+    source = keys.source(held)
+    locks = [keys._lock, source._refresh._lock, source._flights._lock]
+    for lock in locks:
+        lock.acquire()  # as if parent threads were inside bookkeeping at the fork
+    try:
+        new = server.publish()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into pytest
+            code = 1
+            try:
+                signal.alarm(20)
+                ok = keys.get(held) is not None and keys.get(new) is not None
+                code = 0 if ok else 1
+            finally:
+                os._exit(code)
+    finally:
+        for lock in locks:
+            lock.release()
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert keys.get(held) is first
+    assert server.requests == 2  # the parent's first fetch and the child's new kid

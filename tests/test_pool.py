@@ -131,3 +131,138 @@ def test_verifier_exposes_resolved_pools() -> None:
     )
     assert [p.user_pool_id for p in verifier.pools] == [PID, "us-east-1_Other1"]
     assert verifier.pools[1].client_ids == frozenset({"x", "y"})
+
+
+# --- every partition ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pool_id", "domain"),
+    [
+        ("us-gov-west-1_AbC123", "amazonaws.com"),
+        ("us-gov-east-1_AbC123", "amazonaws.com"),
+        ("cn-north-1_AbC123", "amazonaws.com.cn"),
+        ("cn-northwest-1_AbC123", "amazonaws.com.cn"),
+        ("ap-southeast-5_AbC123", "amazonaws.com"),
+        ("mx-central-1_AbC123", "amazonaws.com"),
+    ],
+)
+def test_partition_domains(pool_id: str, domain: str) -> None:
+    config = resolve(pool(user_pool_id=pool_id))
+    region = pool_id.split("_")[0]
+    assert config.issuers == (
+        f"https://cognito-idp.{region}.{domain}/{pool_id}",
+        f"https://issuer-cognito-idp.{region}.{domain}/{pool_id}",
+    )
+    assert set(config.jwks_urls.values()) == {f"{i}/.well-known/jwks.json" for i in config.issuers}
+
+
+@pytest.mark.parametrize(
+    "pool_id",
+    ["eusc-de-east-1_AbC123", "us-iso-east-1_AbC123", "us-isob-east-1_AbC123", "eu-isoe-west-1_A1"],
+)
+def test_unconfirmed_partitions_need_an_explicit_issuer(pool_id: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"issuer=.*jwks_url=") as info:
+        resolve(pool(user_pool_id=pool_id))
+    assert "not confirmed" in info.value.message
+    region = pool_id.split("_")[0]
+    issuer = f"https://cognito-idp.{region}.example.eu/{pool_id}"
+    config = resolve(pool(user_pool_id=pool_id, issuer=issuer))
+    assert config.issuers == (issuer,)
+    assert config.jwks_urls[issuer] == f"{issuer}/.well-known/jwks.json"
+
+
+def test_eusc_pool_with_explicit_issuer_verifies_tokens() -> None:
+    from cognito_verify.testing import LocalUserPool
+
+    issuer = "https://cognito-idp.eusc-de-east-1.amazonaws.eu/eusc-de-east-1_AbC123"
+    local = LocalUserPool("eusc-de-east-1_AbC123", ("c",))
+    verifier = CognitoVerifier(
+        "eusc-de-east-1_AbC123", client_id="c", token_use="access", issuer=issuer, jwks=local.jwks
+    )
+    assert verifier.verify(local.access_token(claims={"iss": issuer})).issuer == issuer
+
+
+def test_china_pool_verifies_tokens_of_its_testing_kit() -> None:
+    from cognito_verify.testing import LocalUserPool
+
+    local = LocalUserPool("cn-northwest-1_AbC123", ("c",))
+    assert (
+        local.issuer == "https://cognito-idp.cn-northwest-1.amazonaws.com.cn/cn-northwest-1_AbC123"
+    )
+    verifier = CognitoVerifier(
+        local.user_pool_id, client_id="c", token_use="access", jwks=local.jwks
+    )
+    assert verifier.verify(local.access_token()).issuer == local.issuer
+
+
+@pytest.mark.parametrize(
+    ("pool_id", "replica"),
+    [
+        ("us-east-1_A1", "cn-north-1"),
+        ("cn-north-1_A1", "us-east-1"),
+        ("us-east-1_A1", "eusc-de-east-1"),
+    ],
+)
+def test_replicas_stay_in_the_partition(pool_id: str, replica: str) -> None:
+    with pytest.raises(ConfigurationError, match="partition"):
+        resolve(pool(user_pool_id=pool_id, replica_regions=[replica]))
+
+
+def test_china_replica() -> None:
+    config = resolve(
+        pool(
+            user_pool_id="cn-north-1_A1",
+            replica_regions=["cn-northwest-1"],
+            issuer_format="original",
+        )
+    )
+    assert config.issuers == (
+        "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_A1",
+        "https://cognito-idp.cn-northwest-1.amazonaws.com.cn/cn-north-1_A1",
+    )
+
+
+@pytest.mark.parametrize("bad", ["moon-base-1_A1", "eusc_A1", "abcd-west-1_A1", "us-gov-west_A1"])
+def test_region_shapes_still_refused(bad: str) -> None:
+    with pytest.raises(ConfigurationError):
+        resolve(pool(user_pool_id=bad))
+
+
+@pytest.mark.parametrize(
+    ("iss", "parsed"),
+    [
+        (
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab1",
+            ("eu-west-1", "eu-west-1_Ab1"),
+        ),
+        (
+            "https://issuer-cognito-idp.us-gov-west-1.amazonaws.com/us-gov-west-1_Ab1",
+            ("us-gov-west-1", "us-gov-west-1_Ab1"),
+        ),
+        (
+            "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_Ab1",
+            ("cn-north-1", "cn-north-1_Ab1"),
+        ),
+        # a replica's issuer: the issuing region differs from the pool's home region
+        (
+            "https://cognito-idp.us-west-2.amazonaws.com/us-east-1_Ab1",
+            ("us-west-2", "us-east-1_Ab1"),
+        ),
+        # not exactly the Cognito form: never parsed
+        ("https://cognito-idp.cn-north-1.amazonaws.com/cn-north-1_Ab1", None),
+        ("https://cognito-idp.eu-west-1.amazonaws.com.cn/eu-west-1_Ab1", None),
+        ("https://cognito-idp.us-east-1.amazonaws.com/cn-north-1_Ab1", None),
+        ("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab1/", None),
+        ("https://cognito-idp.eu-west-1.amazonaws.com:443/eu-west-1_Ab1", None),
+        ("https://cognito-idp.eu-west-1.amazonaws.com.evil.example/eu-west-1_Ab1", None),
+        ("http://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab1", None),
+        ("https://cognito-idp.eusc-de-east-1.amazonaws.eu/eusc-de-east-1_Ab1", None),
+        ("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab1?x=1", None),
+        ("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab1\n", None),
+    ],
+)
+def test_parse_issuer(iss: str, parsed: tuple[str, str] | None) -> None:
+    from cognito_verify._pool import parse_issuer
+
+    assert parse_issuer(iss) == parsed

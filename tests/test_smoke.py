@@ -20,8 +20,11 @@ def test_access_token_round_trip(pool: LocalUserPool, verify: Callable[..., Clai
 def test_jwks_over_http(pool: LocalUserPool, verify: Callable[..., Claims]) -> None:
     with pool.serve() as server:
         verifier = CognitoVerifier(
-            pool.user_pool_id, client_id=pool.client_id, token_use="id",
-            jwks_url=server.jwks_url, clock=pool.clock,
+            pool.user_pool_id,
+            client_id=pool.client_id,
+            token_use="id",
+            jwks_url=server.jwks_url,
+            clock=pool.clock,
         )
         assert verify(verifier, pool.id_token("carol")).username == "carol"
         assert server.request_count == 1

@@ -585,23 +585,33 @@ def test_expired_is_an_invalid_claim(
 def test_iat_in_the_future(
     pool: LocalUserPool, access: CognitoVerifier, clock: Clock, verify: Verify
 ) -> None:
+    # Up to clock_skew (5 s by default) ahead is tolerated; beyond it is refused.
     with pytest.raises(TokenNotYetValidError, match="iat"):
-        verify(access, signed(pool, iat=int(NOW) + 1))
-    assert verify(access, signed(pool, iat=int(NOW))).username == "alice"
+        verify(access, signed(pool, iat=int(NOW) + 6))
+    assert verify(access, signed(pool, iat=int(NOW) + 5)).username == "alice"
+    strict = pool.verifier(token_use="access", clock=clock, clock_skew=0)
+    with pytest.raises(TokenNotYetValidError, match="iat"):
+        verify(strict, signed(pool, iat=int(NOW) + 1))
+    assert verify(strict, signed(pool, iat=int(NOW))).username == "alice"
 
 
 def test_iat_in_the_future_within_leeway(pool: LocalUserPool, clock: Clock, verify: Verify) -> None:
-    verifier = pool.verifier(token_use="access", clock=clock, leeway=5)
+    verifier = pool.verifier(token_use="access", clock=clock, leeway=5, clock_skew=0)
     assert verify(verifier, signed(pool, iat=int(NOW) + 5)).username == "alice"
     with pytest.raises(TokenNotYetValidError):
         verify(verifier, signed(pool, iat=int(NOW) + 6))
+    # leeway and clock_skew add up for iat and nbf.
+    both = pool.verifier(token_use="access", clock=clock, leeway=5, clock_skew=5)
+    assert verify(both, signed(pool, iat=int(NOW) + 10)).username == "alice"
+    with pytest.raises(TokenNotYetValidError):
+        verify(both, signed(pool, iat=int(NOW) + 11))
 
 
 def test_nbf(pool: LocalUserPool, access: CognitoVerifier, clock: Clock, verify: Verify) -> None:
     token = signed(pool, nbf=int(NOW) + 10)
     with pytest.raises(TokenNotYetValidError):
         verify(access, token)
-    clock.advance(10)
+    clock.advance(5)  # 5 s ahead: within the default clock_skew
     assert verify(access, token).username == "alice"
 
 

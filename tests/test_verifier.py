@@ -533,8 +533,11 @@ def test_custom_check_that_raises_is_a_refusal(
         raise KeyError("custom:tenant")
 
     verifier = pool.verifier(token_use="id", clock=clock, custom_check=broken)
-    with pytest.raises(InvalidTokenError):
+    with pytest.raises(CustomCheckError, match="KeyError") as info:
         verify(verifier, pool.id_token())
+    # Fail closed, and the cause is kept for the server's traceback.
+    assert isinstance(info.value.__cause__, KeyError)
+    assert info.value.claims is not None and info.value.claims.username == "alice"
 
 
 def test_machine_tokens(pool: LocalUserPool, clock: Clock, verify: Verify) -> None:
@@ -613,29 +616,53 @@ def test_jwks_response_already_in_memory(pool: LocalUserPool, clock: Clock, veri
     asyncio.run(asyn.aclose())
 
 
-def test_async_custom_check_is_refused_at_construction(pool: LocalUserPool) -> None:
-    """Regression: an async custom_check returned a coroutine, which is truthy, so a
-    check that would deny silently allowed every token."""
+def test_async_custom_check_needs_averify(pool: LocalUserPool, clock: Clock) -> None:
+    """An async custom_check is awaited by averify; verify refuses at once (a coroutine
+    is truthy: used as a verdict, a check that would deny would allow every token)."""
+    seen: list[str] = []
+
+    async def deny_bob(claims: Claims) -> bool:
+        seen.append(str(claims.username))
+        return claims.username != "bob"
+
+    verifier = pool.verifier(token_use="access", clock=clock, custom_check=deny_bob)
+    assert asyncio.run(verifier.averify(pool.access_token("alice"))).username == "alice"
+    with pytest.raises(CustomCheckError):
+        asyncio.run(verifier.averify(pool.access_token("bob")))
+    with pytest.raises(ConfigurationError, match=r"averify\(\)"):
+        verifier.verify(pool.access_token("alice"))
+    with pytest.raises(ConfigurationError, match=r"aauthorize\(\)"):
+        verifier.authorize(Claims(_payload_from(pool.access_token())))
+    assert seen == ["alice", "bob"]
+
+
+def test_async_call_object_is_seen_as_async(pool: LocalUserPool, clock: Clock) -> None:
+    class Deny:  # an async __call__ is not seen by iscoroutinefunction on the object
+        async def __call__(self, claims: Claims) -> bool:
+            return False
+
+    verifier = pool.verifier(token_use="access", clock=clock, custom_check=Deny())
+    with pytest.raises(ConfigurationError, match="averify"):
+        verifier.verify(pool.access_token())
+    with pytest.raises(CustomCheckError):
+        asyncio.run(verifier.averify(pool.access_token()))
+
+
+def test_awaitable_returned_by_a_plain_function(pool: LocalUserPool, clock: Clock) -> None:
+    """A sync-looking check that returns a coroutine (a lambda around an async def)
+    is awaited by averify and refused, never taken as a verdict, by verify."""
 
     async def deny(claims: Claims) -> bool:
         return False
 
-    with pytest.raises(ConfigurationError, match="async"):
-        pool.verifier(token_use="access", custom_check=deny)  # type: ignore[arg-type]
-
-
-def test_awaitable_from_custom_check_is_a_refusal(
-    pool: LocalUserPool, clock: Clock, verify: Verify
-) -> None:
-    class Deny:  # an async __call__ is not seen by iscoroutinefunction
-        async def __call__(self, claims: Claims) -> bool:
-            return False
-
-    verifier = pool.verifier(token_use="access", clock=clock, custom_check=Deny())  # type: ignore[arg-type]
-    with pytest.raises(CustomCheckError, match="awaitable"):
-        verify(verifier, pool.access_token())
+    verifier = pool.verifier(token_use="access", clock=clock, custom_check=lambda c: deny(c))
+    token = pool.access_token()
+    with pytest.raises(ConfigurationError, match="returned an awaitable"):
+        verifier.verify(token)
     with pytest.raises(CustomCheckError):
-        verifier.authorize(Claims(_payload_from(pool.access_token())))
+        asyncio.run(verifier.averify(token))
+    with pytest.raises(ConfigurationError, match="returned an awaitable"):
+        verifier.verify(token)  # cached now: the check still runs, and still refuses
 
 
 def test_repeated_token_is_still_authorized_per_call(

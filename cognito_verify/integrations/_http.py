@@ -32,12 +32,14 @@ from ..errors import (
     ConfigurationError,
     CrossSiteRequestError,
     ForbiddenError,
+    InsufficientUserAuthenticationError,
     InvalidClaimError,
     InvalidTokenError,
     JWKSError,
     MalformedTokenError,
     MissingScopeError,
     MissingTokenError,
+    RevocationCheckError,
 )
 
 if TYPE_CHECKING:  # the verifiers import httpx; this module stays importable without cost
@@ -168,6 +170,16 @@ def refusal(exc: CognitoVerifyError) -> Refusal:
     if isinstance(exc, MissingTokenError):
         # RFC 6750 s3.1: a request with no credentials gets no error code.
         return Refusal(401, {"WWW-Authenticate": "Bearer", **NO_STORE}, exc.code)
+    if isinstance(exc, InsufficientUserAuthenticationError):
+        # RFC 9470 s3: the step-up challenge; the client signs the user in again
+        # (e.g. with the hosted UI's max_age / prompt=login) and retries.
+        challenge = (
+            'Bearer error="insufficient_user_authentication", '
+            'error_description="A more recent authentication is required"'
+        )
+        if exc.max_age is not None:
+            challenge += f", max_age={int(exc.max_age)}"
+        return Refusal(401, {"WWW-Authenticate": challenge, **NO_STORE}, exc.code)
     if isinstance(exc, InvalidTokenError):
         return Refusal(
             401, {"WWW-Authenticate": 'Bearer error="invalid_token"', **NO_STORE}, exc.code
@@ -177,7 +189,7 @@ def refusal(exc: CognitoVerifyError) -> Refusal:
         return Refusal(403, {"WWW-Authenticate": challenge, **NO_STORE}, exc.code)
     if isinstance(exc, ForbiddenError):
         return Refusal(403, dict(NO_STORE), exc.code)
-    if isinstance(exc, JWKSError):
+    if isinstance(exc, JWKSError | RevocationCheckError):
         return Refusal(503, {"Retry-After": "5", **NO_STORE}, exc.code)
     _log.error("cognito_verify cannot answer the request (500): %s", exc.message)
     return Refusal(500, dict(NO_STORE), exc.code)
@@ -461,8 +473,16 @@ class Credentials(NamedTuple):
 _ANONYMOUS = Credentials(None, None)
 
 
-def _needs(groups: Any, all_groups: Any, scopes: Any, all_scopes: Any) -> dict[str, Any]:
-    given = {"groups": groups, "all_groups": all_groups, "scopes": scopes, "all_scopes": all_scopes}
+def _needs(
+    groups: Any, all_groups: Any, scopes: Any, all_scopes: Any, max_auth_age: Any
+) -> dict[str, Any]:
+    given = {
+        "groups": groups,
+        "all_groups": all_groups,
+        "scopes": scopes,
+        "all_scopes": all_scopes,
+        "max_auth_age": max_auth_age,
+    }
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -544,6 +564,12 @@ class Authenticator:
             if needs and claims is not None:
                 from .._token import Requirements, authorize
 
+                if "max_auth_age" in needs:
+                    # Never silently skipped: the load balancer's claims carry no
+                    # auth_time, only the Cognito access token can prove a fresh sign-in.
+                    raise ConfigurationError(
+                        "max_auth_age needs a CognitoVerifier next to the AlbVerifier"
+                    )
                 authorize(claims.groups, claims.scopes, Requirements.build(**needs))
         return Credentials(claims, alb_claims)
 
@@ -557,6 +583,7 @@ class Authenticator:
         all_groups: Any = None,
         scopes: Any = None,
         all_scopes: Any = None,
+        max_auth_age: Any = None,
     ) -> Credentials:
         """Verify the request (sync). ``needs``: groups / all_groups / scopes / all_scopes.
 
@@ -567,7 +594,7 @@ class Authenticator:
         if found is None:
             return _ANONYMOUS
         token, data = found
-        needs = _needs(groups, all_groups, scopes, all_scopes)
+        needs = _needs(groups, all_groups, scopes, all_scopes, max_auth_age)
         alb_claims = self.alb.verify(data) if self.alb is not None and data is not None else None
         claims = None
         if self.verifier is not None and token is not None:
@@ -584,13 +611,14 @@ class Authenticator:
         all_groups: Any = None,
         scopes: Any = None,
         all_scopes: Any = None,
+        max_auth_age: Any = None,
     ) -> Credentials:
         """Async twin of :meth:`authenticate`."""
         found = self._tokens(method, headers, optional)
         if found is None:
             return _ANONYMOUS
         token, data = found
-        needs = _needs(groups, all_groups, scopes, all_scopes)
+        needs = _needs(groups, all_groups, scopes, all_scopes, max_auth_age)
         alb_claims = None
         if self.alb is not None and data is not None:
             alb_claims = await self.alb.averify(data)

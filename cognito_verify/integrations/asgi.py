@@ -61,6 +61,8 @@ class CognitoASGIMiddleware:
             ``.header(name)``, ``.cookie(name)``, or a list tried in order.
         alb: an ``AlbVerifier``: ``x-amzn-oidc-data`` is required too and its claims
             go in ``scope["cognito.alb_claims"]``; ``verifier`` may then be None.
+        max_auth_age: seconds since sign-in allowed for every request (401 with the
+            RFC 9470 step-up challenge when older).
 
     HTTP refusals are JSON with the status and ``WWW-Authenticate`` of docs/errors.md.
     A WebSocket handshake is refused with the same HTTP answer when the server offers
@@ -81,6 +83,7 @@ class CognitoASGIMiddleware:
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
         require: bool | None = None,
     ) -> None:
         if not isinstance(verifier, CognitoVerifier) and alb is None:
@@ -93,9 +96,14 @@ class CognitoASGIMiddleware:
         self.verifier = verifier
         self.optional = optional_flag(optional, require)
         self._excluded = ExcludedPaths(exclude_paths)
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)  # fail now, not per request
+        # fail now, not per request
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
         self._needs: dict[str, Any] = dict(
-            groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -399,17 +399,19 @@ class _Needs:
         all_groups: Groups,
         scopes: Groups,
         all_scopes: Groups,
+        max_auth_age: float | None = None,
         optional: bool = False,
     ) -> None:
         # Bad requirement values are a programming error: fail at decoration time.
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
         if not isinstance(optional, bool):
             raise TypeError(f"optional must be True or False, got {optional!r}")
-        self.requirements: dict[str, Groups] = {
+        self.requirements: dict[str, Any] = {
             "groups": groups,
             "all_groups": all_groups,
             "scopes": scopes,
             "all_scopes": all_scopes,
+            "max_auth_age": max_auth_age,
         }
         self.optional = optional
 
@@ -439,9 +441,16 @@ def _check(request: HttpRequest, needs: _Needs) -> HttpResponse | None:
 
 
 async def _acheck(request: HttpRequest, needs: _Needs) -> HttpResponse | None:
-    if getattr(request, "cognito_claims", _UNSET) is not _UNSET:
-        return _check(request, needs)  # no IO left: only authorization
+    claims = getattr(request, "cognito_claims", _UNSET)
     try:
+        if claims is None:
+            if needs.optional:
+                return None
+            raise MissingTokenError("the request has no token")
+        if claims is not _UNSET:
+            # Only authorization is left; awaited, as custom_check may be async.
+            await get_verifier().aauthorize(claims, **needs.requirements)
+            return None
         request.cognito_claims = request.alb_claims = None
         found = await get_authenticator().aauthenticate(
             request.method or "GET",
@@ -473,6 +482,7 @@ def cognito_required(
     all_groups: Groups = None,
     scopes: Groups = None,
     all_scopes: Groups = None,
+    max_auth_age: float | None = None,
     optional: bool = False,
 ) -> Any:
     """Decorate a function view (sync or async) to require an accepted token.
@@ -484,12 +494,13 @@ def cognito_required(
     Uses the middleware's claims, or verifies the request itself when the middleware
     is not installed. Usable bare or called. A required view is exempt from Django's
     CSRF check, as a bearer token cannot be forged cross-site; an optional one keeps
-    the check.
+    the check. ``max_auth_age``: seconds since sign-in (older: 401 with the RFC 9470
+    step-up challenge ``error="insufficient_user_authentication"``).
 
     Raises:
         TypeError: a requirement is not a string or a list of strings.
     """
-    requirements = _Needs(groups, all_groups, scopes, all_scopes, optional)
+    requirements = _Needs(groups, all_groups, scopes, all_scopes, max_auth_age, optional)
 
     def decorate(fn: F) -> F:
         if iscoroutinefunction(fn):
@@ -519,8 +530,8 @@ class CognitoRequiredMixin:
     """Class-based view mixin (put it first): requires an accepted token.
 
     Set ``cognito_groups``, ``cognito_all_groups``, ``cognito_scopes``,
-    ``cognito_all_scopes`` or ``cognito_optional`` on the view class for per-view
-    requirements. Works for
+    ``cognito_all_scopes``, ``cognito_max_auth_age`` (seconds since sign-in) or
+    ``cognito_optional`` on the view class for per-view requirements. Works for
     sync and async views.
     """
 
@@ -528,6 +539,7 @@ class CognitoRequiredMixin:
     cognito_all_groups: Groups = None
     cognito_scopes: Groups = None
     cognito_all_scopes: Groups = None
+    cognito_max_auth_age: float | None = None
     cognito_optional: bool = False
 
     @classmethod
@@ -541,6 +553,7 @@ class CognitoRequiredMixin:
             self.cognito_all_groups,
             self.cognito_scopes,
             self.cognito_all_scopes,
+            self.cognito_max_auth_age,
             self.cognito_optional,
         )
         parent = cast(Any, super())

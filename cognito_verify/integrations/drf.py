@@ -161,7 +161,7 @@ class _CognitoPermission(BasePermission):  # type: ignore[misc]
             raise ConfigurationError(f"{type(self).__name__} names no {self._kind}")
         key = f"all_{self._kind}" if self.require_all else self._kind
         try:
-            get_verifier().authorize(claims, **{key: values})
+            get_verifier().authorize(claims, **{key: values})  # type: ignore[arg-type]
         except ForbiddenError as exc:
             # Per-request instance (DRF instantiates permissions per request).
             answer = refusal(exc)

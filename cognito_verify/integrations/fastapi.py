@@ -15,6 +15,16 @@
     @app.delete("/orders/{id}", dependencies=[Depends(auth.required(groups="admin"))])
     async def delete_order(id: int) -> None: ...
 
+    @dataclass
+    class Caller:
+        sub: str
+        custom_tenant_id: str  # from the claim "custom:tenant_id"
+
+    Recent = Depends(auth.as_model(Caller, max_auth_age=300))  # signed in <= 5 min ago
+
+    @app.post("/payouts")
+    async def payout(caller: Annotated[Caller, Recent]) -> None: ...
+
 Each dependency is also an HTTP Bearer security scheme, so ``/docs`` shows an
 "Authorize" button and ``openapi.json`` lists the scheme. Refusals are raised as
 ``CognitoHTTPException`` (an ``HTTPException``) on HTTP routes and as
@@ -26,8 +36,8 @@ customise them (see docs/fastapi.md).
 # the dependencies' ``__call__`` at runtime to find the ``HTTPConnection`` parameter.
 
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from fastapi import HTTPException, WebSocketException, status
 from fastapi.openapi.models import APIKey, APIKeyIn
@@ -52,6 +62,7 @@ from ._http import (
 __all__ = ["CognitoAuth", "CognitoHTTPException", "cognito_exception_handler"]
 
 Names = str | Sequence[str] | None
+M = TypeVar("M")
 
 
 class CognitoHTTPException(HTTPException):
@@ -101,6 +112,7 @@ class _Dependency(SecurityBase):
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
     ) -> None:
         if not isinstance(verifier, CognitoVerifier) and authenticator is None:
             raise TypeError("CognitoAuth needs a CognitoVerifier")
@@ -116,6 +128,7 @@ class _Dependency(SecurityBase):
             "all_groups": all_groups,
             "scopes": scopes,
             "all_scopes": all_scopes,
+            "max_auth_age": max_auth_age,
         }
 
     async def _claims(self, conn: HTTPConnection) -> Claims | None:
@@ -163,6 +176,31 @@ class _Required(_Dependency):
 class _Optional(_Dependency):
     async def __call__(self, conn: HTTPConnection) -> Claims | None:
         return await self._claims(conn)
+
+
+class _Modeled(_Dependency, Generic[M]):
+    """Returns the verified claims as the application's dataclass or pydantic model."""
+
+    def __init__(
+        self,
+        verifier: CognitoVerifier | None,
+        model: HTTPBearerModel | APIKey,
+        scheme_name: str,
+        claims_model: type[M],
+        aliases: Mapping[str, str] | None,
+        **requirements: Any,
+    ) -> None:
+        super().__init__(verifier, model, scheme_name, **requirements)
+        self._model = claims_model
+        self._aliases = aliases
+
+    async def __call__(self, conn: HTTPConnection) -> M:
+        claims = await self._claims(conn)
+        assert claims is not None  # not optional: _claims raised instead
+        try:
+            return claims.to_model(self._model, aliases=self._aliases)
+        except CognitoVerifyError as exc:  # ClaimsModelError: 500, logged by to_model
+            raise CognitoHTTPException(exc) from None
 
 
 class CognitoAuth(_Required):
@@ -219,20 +257,23 @@ class CognitoAuth(_Required):
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
         optional: bool = False,
     ) -> _Dependency:
         """A dependency with extra requirements for one route (403 when unmet).
 
         ``groups`` / ``scopes``: at least one of them; ``all_groups`` /
         ``all_scopes``: every one of them. Added to the verifier's own requirements.
+        ``max_auth_age``: seconds since the user signed in; older sign-ins get 401
+        with the RFC 9470 challenge (``error="insufficient_user_authentication"``).
         With ``optional=True`` a request without a token gets ``None`` (a bad token,
-        or a token lacking the requirements, is still refused).
+        or one lacking the requirements, is still refused).
 
         Raises:
             TypeError: a requirement is not a string or a list of strings.
         """
         # Validate now, at import time of the app, not on the first request.
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
         if not isinstance(optional, bool):
             raise TypeError(f"optional must be True or False, got {optional!r}")
         kind = _Optional if optional else _Required
@@ -246,6 +287,7 @@ class CognitoAuth(_Required):
             all_groups=all_groups,
             scopes=scopes,
             all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
         )
 
     def require(
@@ -255,6 +297,7 @@ class CognitoAuth(_Required):
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
     ) -> _Dependency:
         """Deprecated spelling of ``required``."""
         warnings.warn(
@@ -263,5 +306,42 @@ class CognitoAuth(_Required):
             stacklevel=2,
         )
         return self.required(
-            groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
+        )
+
+    def as_model(
+        self,
+        claims_model: type[M],
+        *,
+        aliases: Mapping[str, str] | None = None,
+        groups: Names = None,
+        all_groups: Names = None,
+        scopes: Names = None,
+        all_scopes: Names = None,
+        max_auth_age: float | None = None,
+    ) -> _Modeled[M]:
+        """A dependency returning the verified claims as ``claims_model`` (a dataclass
+        or pydantic model): ``caller: Annotated[Caller, Depends(auth.as_model(Caller))]``.
+
+        Requirements as in :meth:`required`; ``aliases`` maps field names to claim
+        names (see ``Claims.to_model``). Claims that do not fit the model answer 500
+        (``claims_model_mismatch``): the model, not the caller, needs fixing.
+        """
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        return _Modeled(
+            self.verifier,
+            self.model,
+            self.scheme_name,
+            claims_model,
+            aliases,
+            authenticator=self._auth,
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
         )

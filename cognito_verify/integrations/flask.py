@@ -257,6 +257,7 @@ class CognitoAuth:
         scopes: Groups = None,
         all_scopes: Groups = None,
         optional: bool = False,
+        max_auth_age: float | None = None,
     ) -> Claims | None:
         """Verify the current request's token, store and return its claims.
 
@@ -281,6 +282,7 @@ class CognitoAuth:
                 all_groups=all_groups,
                 scopes=scopes,
                 all_scopes=all_scopes,
+                max_auth_age=max_auth_age,
             )
         except CognitoVerifyError as exc:
             raise CognitoAuthError.from_error(exc) from None
@@ -300,6 +302,7 @@ class CognitoAuth:
         scopes: Groups = None,
         all_scopes: Groups = None,
         optional: bool = False,
+        max_auth_age: float | None = None,
     ) -> Callable[[F], F]: ...
 
     def required(
@@ -311,6 +314,7 @@ class CognitoAuth:
         scopes: Groups = None,
         all_scopes: Groups = None,
         optional: bool = False,
+        max_auth_age: float | None = None,
     ) -> F | Callable[[F], F]:
         """Decorate a view (sync or async) so it runs only for an accepted token.
 
@@ -319,6 +323,8 @@ class CognitoAuth:
         ``optional=True`` a request without a token reaches the view with
         ``g.cognito_claims = None``; a bad token is still refused. Usable bare
         (``@auth.required``) or called (``@auth.required(groups="admin")``).
+        ``max_auth_age``: seconds since the user signed in (step-up); older sign-ins
+        get 401 with ``error="insufficient_user_authentication"`` and ``max_age``.
         """
         options: dict[str, Any] = {
             "groups": groups,
@@ -326,9 +332,12 @@ class CognitoAuth:
             "scopes": scopes,
             "all_scopes": all_scopes,
             "optional": optional,
+            "max_auth_age": max_auth_age,
         }
         # Bad requirement values are a programming error: fail at decoration time.
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        if not isinstance(optional, bool):
+            raise TypeError(f"optional must be True or False, got {optional!r}")
 
         def decorate(fn: F) -> F:
             self._guarded[fn] = options

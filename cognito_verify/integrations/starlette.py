@@ -38,7 +38,12 @@ from starlette.websockets import WebSocket
 
 from ..alb import AlbVerifier
 from ..claims import Claims
-from ..errors import CognitoVerifyError, InvalidTokenError, MissingTokenError
+from ..errors import (
+    CognitoVerifyError,
+    ConfigurationError,
+    InvalidTokenError,
+    MissingTokenError,
+)
 from ..verifier import CognitoVerifier
 from ._http import Authenticator, TokenSource, refusal, single_header, websocket_bearer
 
@@ -181,6 +186,7 @@ class CognitoAuthBackend(AuthenticationBackend):
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
     ) -> Callable[[F], F]:
         """Deprecated spelling of ``required``."""
         warnings.warn(
@@ -189,7 +195,11 @@ class CognitoAuthBackend(AuthenticationBackend):
             stacklevel=2,
         )
         return self.required(
-            groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
         )
 
     def required(
@@ -199,6 +209,7 @@ class CognitoAuthBackend(AuthenticationBackend):
         all_groups: Names = None,
         scopes: Names = None,
         all_scopes: Names = None,
+        max_auth_age: float | None = None,
         optional: bool = False,
     ) -> Callable[[F], F]:
         """Decorate an endpoint (function or ``HTTPEndpoint`` method, sync or async,
@@ -207,30 +218,59 @@ class CognitoAuthBackend(AuthenticationBackend):
         Unlike Starlette's ``@requires``: anonymous gets 401 with
         ``WWW-Authenticate: Bearer``, a missing group 403, a missing scope 403 with
         ``error="insufficient_scope", scope="..."``, all with our JSON body. A
-        WebSocket is closed with 1008 (policy violation). With ``optional=True`` an
-        anonymous caller reaches the endpoint (``request.user`` is unauthenticated);
-        a verified one must still meet the requirements.
+        WebSocket is closed with 1008 (policy violation). ``max_auth_age``: seconds
+        since sign-in (older: 401 with the RFC 9470 ``insufficient_user_authentication``
+        challenge). With ``optional=True`` an anonymous caller reaches the endpoint
+        (``request.user`` is unauthenticated); a verified one must still meet the
+        requirements.
 
         Raises:
             TypeError: a requirement is not a string or a list of strings.
         """
         verifier = self.verifier
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)  # fail at import
+        # fail at import, not per call
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
         if not isinstance(optional, bool):
             raise TypeError(f"optional must be True or False, got {optional!r}")
-        needs = dict(groups=groups, all_groups=all_groups, scopes=scopes, all_scopes=all_scopes)
+        needs: dict[str, Any] = dict(
+            groups=groups,
+            all_groups=all_groups,
+            scopes=scopes,
+            all_scopes=all_scopes,
+            max_auth_age=max_auth_age,
+        )
 
-        def check(conn: HTTPConnection) -> CognitoVerifyError | None:
+        def caller(conn: HTTPConnection) -> CognitoUser | CognitoVerifyError | None:
             if "user" not in conn.scope:
                 # A developer error, not a refusal: answering 401 would hide it.
                 raise RuntimeError("@required needs the middleware: backend.middleware()")
             user = conn.scope["user"]
             if not isinstance(user, CognitoUser):
                 return None if optional else MissingTokenError("the request is not authenticated")
+            return user
+
+        def check(conn: HTTPConnection) -> CognitoVerifyError | None:
+            user = caller(conn)
+            if user is None or isinstance(user, CognitoVerifyError):
+                return user
             try:
                 # The requirements are checked by the core, on the verified claims.
                 if verifier is not None:
                     verifier.authorize(user.claims, **needs)
+                else:
+                    _authorize(user.claims, needs)
+            except CognitoVerifyError as exc:
+                return exc
+            return None
+
+        async def acheck(conn: HTTPConnection) -> CognitoVerifyError | None:
+            user = caller(conn)
+            if user is None or isinstance(user, CognitoVerifyError):
+                return user
+            try:
+                # Awaited: the verifier's custom_check may be async.
+                if verifier is not None:
+                    await verifier.aauthorize(user.claims, **needs)
                 else:
                     _authorize(user.claims, needs)
             except CognitoVerifyError as exc:
@@ -243,7 +283,7 @@ class CognitoAuthBackend(AuthenticationBackend):
                 @functools.wraps(func)
                 async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                     conn = _connection(args, kwargs)
-                    error = check(conn)
+                    error = await acheck(conn)
                     if error is None:
                         return await func(*args, **kwargs)
                     if isinstance(conn, WebSocket):
@@ -271,7 +311,10 @@ def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection
 
 
 def _authorize(claims: Claims, needs: dict[str, Any]) -> None:
-    # The load balancer alone: its claims are judged by the same rules.
+    # The load balancer alone: its claims are judged by the same group/scope rules.
     from .._token import Requirements, authorize
 
+    if needs.get("max_auth_age") is not None:
+        # Never silently skipped: the load balancer's claims carry no auth_time.
+        raise ConfigurationError("max_auth_age needs a CognitoVerifier next to the AlbVerifier")
     authorize(claims.groups, claims.scopes, Requirements.build(**needs))

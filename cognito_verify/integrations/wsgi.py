@@ -49,6 +49,8 @@ class CognitoWSGIMiddleware:
             spelling.)
         groups / all_groups / scopes / all_scopes: requirements for every request,
             on top of the verifier's own (403 when not met).
+        max_auth_age: seconds since sign-in allowed for every request (401 with the
+            RFC 9470 step-up challenge when older).
         environ_key: where the claims go.
         token_source: where requests carry the token: ``TokenSource.bearer()``
             (default), ``.header(name)``, ``.cookie(name)``, or a list tried in order.
@@ -69,6 +71,7 @@ class CognitoWSGIMiddleware:
         all_groups: Groups = None,
         scopes: Groups = None,
         all_scopes: Groups = None,
+        max_auth_age: float | None = None,
         environ_key: str = ENVIRON_KEY,
         require: bool | None = None,
     ) -> None:
@@ -80,14 +83,15 @@ class CognitoWSGIMiddleware:
         self.optional = optional_flag(optional, require)
         self.environ_key = environ_key
         self._excluded = ExcludedPaths(exclude_paths)
-        self._requirements = {
+        self._requirements: dict[str, Any] = {
             "groups": groups,
             "all_groups": all_groups,
             "scopes": scopes,
             "all_scopes": all_scopes,
+            "max_auth_age": max_auth_age,
         }
         # Bad requirement values are a programming error: fail at construction.
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         environ[self.environ_key] = None
