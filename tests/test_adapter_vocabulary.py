@@ -47,6 +47,18 @@ def _wsgi(v: Any, **kw: Any) -> Any:
     return CognitoWSGIMiddleware(lambda *a: [], v, **kw)
 
 
+def _lambda(v: Any, **kw: Any) -> Any:
+    from cognito_verify.integrations.aws_lambda import LambdaAuth
+
+    return LambdaAuth(v).required(**kw)
+
+
+def _powertools(v: Any, **kw: Any) -> Any:
+    from cognito_verify.integrations.powertools import CognitoAuthMiddleware
+
+    return CognitoAuthMiddleware(v, **kw)
+
+
 ADAPTERS: dict[str, Callable[..., Any]] = {
     "flask": _flask,
     "fastapi": _fastapi,
@@ -54,6 +66,29 @@ ADAPTERS: dict[str, Callable[..., Any]] = {
     "django": _django,
     "asgi": _asgi,
     "wsgi": _wsgi,
+    "aws_lambda": _lambda,
+    "powertools": _powertools,
+}
+
+
+def _litestar(v: Any, **kw: Any) -> Any:
+    from cognito_verify.integrations.litestar import CognitoAuth
+
+    return CognitoAuth(verifier=v).required(**kw)
+
+
+def _mcp(v: Any, **kw: Any) -> Any:
+    from cognito_verify.integrations.mcp import CognitoTokenVerifier
+
+    return CognitoTokenVerifier(v).required(**kw)
+
+
+# Per-route requirements where optional access is configured elsewhere (Litestar's
+# cognito_optional opt key; an MCP tool is never anonymous). Django Ninja's classes
+# need configured Django settings: tests/test_integrations_ninja.py checks them.
+REQUIREMENTS_ONLY: dict[str, Callable[..., Any]] = {
+    "litestar": _litestar,
+    "mcp": _mcp,
 }
 
 
@@ -67,6 +102,22 @@ def test_same_keywords_everywhere(name: str, verifier: Any) -> None:
     build = ADAPTERS[name]
     assert build(verifier, groups="admin", all_scopes=["a", "b"], optional=True) is not None
     assert build(verifier, scopes=["a"], all_groups="ops", optional=False) is not None
+
+
+@pytest.mark.parametrize("name", [*ADAPTERS, *REQUIREMENTS_ONLY])
+def test_requirement_keywords_everywhere(name: str, verifier: Any) -> None:
+    build = {**ADAPTERS, **REQUIREMENTS_ONLY}[name]
+    assert build(verifier, groups="admin", all_groups=["a"], scopes="s", all_scopes=["t"])
+    assert build(verifier, max_auth_age=300) is not None
+
+
+@pytest.mark.parametrize("name", [*ADAPTERS, *REQUIREMENTS_ONLY])
+@pytest.mark.parametrize("bad", [{"groups": [1]}, {"all_scopes": 3}, {"max_auth_age": "300"}])
+def test_same_requirement_checks_at_construction(
+    name: str, bad: dict[str, Any], verifier: Any
+) -> None:
+    with pytest.raises(TypeError):
+        {**ADAPTERS, **REQUIREMENTS_ONLY}[name](verifier, **bad)
 
 
 @pytest.mark.parametrize("name", ADAPTERS)

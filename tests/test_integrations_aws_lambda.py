@@ -536,3 +536,31 @@ def test_public_surface() -> None:
     for module in (aws_lambda, powertools):
         for name in module.__all__:
             assert getattr(module, name) is not None
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_max_auth_age_asks_for_a_fresh_sign_in(shape: str, pool: LocalUserPool, clock: Any) -> None:
+    from _lambda_samples import REST_TOKEN
+
+    from cognito_verify.integrations.aws_lambda import Unauthorized
+    from cognito_verify.integrations.powertools import CognitoAuthMiddleware
+
+    auth = LambdaAuth(make_verifier(pool, clock))
+    handler = auth.required(max_auth_age=300)(lambda event, context: {"statusCode": 200})
+    old = pool.access_token(claims={"auth_time": clock() - 301})
+    fresh = pool.access_token(claims={"auth_time": clock() - 299})
+    assert handler(proxy(shape, bearer(fresh)), None)["statusCode"] == 200
+    refused = handler(proxy(shape, bearer(old)), None)
+    assert refused["statusCode"] == 401
+    challenge = headers_of(refused, FORMAT[shape])["WWW-Authenticate"]
+    assert 'error="insufficient_user_authentication"' in challenge
+    assert challenge.endswith("max_age=300")
+    # The same rule in the authorizers and the powertools middleware's constructor.
+    authorizer = auth.rest_authorizer(max_auth_age=300)
+    event = load(REST_TOKEN[1])
+    allowed = authorizer(event | {"authorizationToken": bearer(fresh)}, None)
+    assert allowed["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    with pytest.raises(Unauthorized):
+        authorizer(event | {"authorizationToken": bearer(old)}, None)
+    with pytest.raises(TypeError):
+        CognitoAuthMiddleware(auth, max_auth_age="300")  # type: ignore[arg-type]

@@ -56,6 +56,7 @@ from ._http import (
     TokenSource,
     bearer_token,
     find_token,
+    optional_flag,
     refusal,
 )
 
@@ -414,6 +415,7 @@ class LambdaAuth:
         all_groups: Groups = None,
         scopes: Groups = None,
         all_scopes: Groups = None,
+        max_auth_age: float | None = None,
         optional: bool = False,
     ) -> Claims | None:
         """Verify the token of a proxy ``event`` and return its claims.
@@ -426,7 +428,9 @@ class LambdaAuth:
             JWKSError: the pool's keys cannot be fetched and none are cached -> 503.
         """
         options: dict[str, Any] = {"groups": groups, "all_groups": all_groups}
-        options |= {"scopes": scopes, "all_scopes": all_scopes, "optional": optional}
+        options |= {"scopes": scopes, "all_scopes": all_scopes}
+        options["optional"] = optional_flag(optional, None)
+        options["max_auth_age"] = max_auth_age
         return self._credentials(event, options).claims
 
     async def aauthenticate(
@@ -437,11 +441,14 @@ class LambdaAuth:
         all_groups: Groups = None,
         scopes: Groups = None,
         all_scopes: Groups = None,
+        max_auth_age: float | None = None,
         optional: bool = False,
     ) -> Claims | None:
         """Async twin of :meth:`authenticate` (keys are fetched with ``averify``)."""
         options: dict[str, Any] = {"groups": groups, "all_groups": all_groups}
-        options |= {"scopes": scopes, "all_scopes": all_scopes, "optional": optional}
+        options |= {"scopes": scopes, "all_scopes": all_scopes}
+        options["optional"] = optional_flag(optional, None)
+        options["max_auth_age"] = max_auth_age
         return (await self._acredentials(event, options)).claims
 
     @overload
@@ -456,6 +463,7 @@ class LambdaAuth:
         all_groups: Groups = None,
         scopes: Groups = None,
         all_scopes: Groups = None,
+        max_auth_age: float | None = None,
         optional: bool = False,
     ) -> Callable[[F], F]: ...
 
@@ -467,12 +475,15 @@ class LambdaAuth:
         all_groups: Groups = None,
         scopes: Groups = None,
         all_scopes: Groups = None,
+        max_auth_age: float | None = None,
         optional: bool = False,
     ) -> F | Callable[[F], F]:
         """Wrap a proxy handler ``(event, context)`` so it runs only for an accepted token.
 
         ``groups`` / ``scopes``: at least one of them; ``all_groups`` / ``all_scopes``:
-        every one of them, on top of the verifier's own requirements. With
+        every one of them, on top of the verifier's own requirements; ``max_auth_age``:
+        seconds since the user signed in (``auth_time``), older sign-ins are refused
+        401 ``insufficient_user_authentication`` (RFC 9470 step-up). With
         ``optional=True`` an event without a token reaches the handler with
         ``current_claims`` ``None``; a bad token is still refused. Refusals are returned
         (not raised) as the event's own response format: status 401/403/503, a
@@ -493,10 +504,11 @@ class LambdaAuth:
             "all_groups": all_groups,
             "scopes": scopes,
             "all_scopes": all_scopes,
-            "optional": optional,
+            "max_auth_age": max_auth_age,
+            "optional": optional_flag(optional, None),
         }
         # Bad requirement values are a programming error: fail at import (decoration).
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
 
         def decorate(fn: F) -> F:
             if inspect.iscoroutinefunction(fn):
@@ -563,7 +575,7 @@ class LambdaAuth:
         return find_token([source], view, "GET")[0]
 
     def _decide(
-        self, token_of: Callable[[], str], requirements: Mapping[str, Groups]
+        self, token_of: Callable[[], str], requirements: Mapping[str, Any]
     ) -> tuple[Claims, ForbiddenError | None]:
         """The verified claims and, when a requirement is not met, the ``ForbiddenError``.
 
@@ -593,6 +605,7 @@ class LambdaAuth:
         all_groups: Groups = None,
         scopes: Groups = None,
         all_scopes: Groups = None,
+        max_auth_age: float | None = None,
         resource: Literal["stage", "method"] = "stage",
         context: ContextHook | None = None,
     ) -> Handler:
@@ -626,7 +639,7 @@ class LambdaAuth:
             JWKSError: keys unavailable (500, not cached).
             ConfigurationError: the event is not a REST TOKEN/REQUEST authorizer event.
         """
-        requirements = _requirements(groups, all_groups, scopes, all_scopes)
+        requirements = _requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
         self._authorizer_verifier()  # fail when the authorizer is built, not per event
 
         def handler(event: Any, _context: Any = None) -> dict[str, Any]:
@@ -666,6 +679,7 @@ class LambdaAuth:
         all_groups: Groups = None,
         scopes: Groups = None,
         all_scopes: Groups = None,
+        max_auth_age: float | None = None,
         simple_response: bool = True,
         resource: Literal["stage", "method"] = "stage",
         context: ContextHook | None = None,
@@ -688,7 +702,7 @@ class LambdaAuth:
             JWKSError: keys unavailable (500, not cached).
             ConfigurationError: IAM form and the event has no valid ``routeArn``.
         """
-        requirements = _requirements(groups, all_groups, scopes, all_scopes)
+        requirements = _requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
         self._authorizer_verifier()  # fail when the authorizer is built, not per event
 
         def handler(event: Any, _context: Any = None) -> dict[str, Any]:
@@ -716,6 +730,7 @@ class LambdaAuth:
         all_groups: Groups = None,
         scopes: Groups = None,
         all_scopes: Groups = None,
+        max_auth_age: float | None = None,
         result_ttl: int = 300,
         context: ContextHook | None = None,
         denied_fields: Callable[[Claims, Event], Sequence[str]] | None = None,
@@ -740,7 +755,7 @@ class LambdaAuth:
             JWKSError: keys unavailable.
             ConfigurationError: ``result_ttl`` is not an int in 0..3600.
         """
-        requirements = _requirements(groups, all_groups, scopes, all_scopes)
+        requirements = _requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
         self._authorizer_verifier()  # fail when the authorizer is built, not per event
         if isinstance(result_ttl, bool) or not isinstance(result_ttl, int):
             raise ConfigurationError("result_ttl must be an int of seconds (0..3600)")
@@ -776,11 +791,21 @@ class LambdaAuth:
 
 
 def _requirements(
-    groups: Groups, all_groups: Groups, scopes: Groups, all_scopes: Groups
-) -> dict[str, Groups]:
+    groups: Groups,
+    all_groups: Groups,
+    scopes: Groups,
+    all_scopes: Groups,
+    max_auth_age: float | None,
+) -> dict[str, Any]:
     # Bad requirement values are a programming error: fail when the authorizer is built.
-    CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
-    return {"groups": groups, "all_groups": all_groups, "scopes": scopes, "all_scopes": all_scopes}
+    CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+    return {
+        "groups": groups,
+        "all_groups": all_groups,
+        "scopes": scopes,
+        "all_scopes": all_scopes,
+        "max_auth_age": max_auth_age,
+    }
 
 
 def _mapping(event: object) -> Event:

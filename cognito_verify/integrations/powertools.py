@@ -31,7 +31,7 @@ from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandle
 
 from ..errors import CognitoVerifyError, ConfigurationError
 from ..verifier import CognitoVerifier
-from ._http import refusal
+from ._http import optional_flag, refusal
 from .aws_lambda import LambdaAuth
 
 __all__ = ["CognitoAuthMiddleware", "CONTEXT_KEY", "ALB_CONTEXT_KEY"]
@@ -56,6 +56,8 @@ class CognitoAuthMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg]
             ``CognitoVerifier``.
         groups / all_groups / scopes / all_scopes: requirements on top of the
             verifier's own (403 when not met).
+        max_auth_age: seconds since the user signed in (``auth_time``); older
+            sign-ins are refused 401 ``insufficient_user_authentication`` (RFC 9470).
         optional: let requests without a token through with the claims ``None``; a bad
             token is still refused.
 
@@ -71,6 +73,7 @@ class CognitoAuthMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg]
         all_groups: Groups = None,
         scopes: Groups = None,
         all_scopes: Groups = None,
+        max_auth_age: float | None = None,
         optional: bool = False,
     ) -> None:
         super().__init__()
@@ -79,13 +82,14 @@ class CognitoAuthMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg]
         if not isinstance(auth, LambdaAuth):
             raise ConfigurationError("CognitoAuthMiddleware needs a LambdaAuth or CognitoVerifier")
         self.auth = auth
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes)
+        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
         self._options: dict[str, Any] = {
             "groups": groups,
             "all_groups": all_groups,
             "scopes": scopes,
             "all_scopes": all_scopes,
-            "optional": optional,
+            "max_auth_age": max_auth_age,
+            "optional": optional_flag(optional, None),
         }
 
     def handler(self, app: Any, next_middleware: NextMiddleware) -> Response[Any]:
