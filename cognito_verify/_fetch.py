@@ -32,6 +32,7 @@ closing it (closing could send a TLS close_notify down the parent's stream).
 
 from __future__ import annotations
 
+import codecs
 import os
 import ssl
 import sys
@@ -49,6 +50,13 @@ from .errors import JWKSError
 
 if TYPE_CHECKING:
     import httpx
+
+# socket.getaddrinfo (and ssl's server_hostname) encode a str host with the "idna"
+# codec, whose module Python imports on first use. Were that first use a fetch in a
+# thread while the process forks, the child would inherit the half-done import and
+# every fetch there would fail with "LookupError: unknown encoding: idna". Looked up
+# here, the codec is imported and cached before any request runs.
+codecs.lookup("idna")
 
 DEFAULT_TIMEOUT = 2.0
 DEFAULT_CONNECT_TIMEOUT = 1.0
