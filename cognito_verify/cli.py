@@ -148,6 +148,7 @@ def _cmd_verify_alb(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: T
             claims = verifier.verify(token)
     except JWKSError as exc:
         print(f"{exc.code}: {exc.message}", file=err)
+        print(_keys_hint(args), file=err)
         return EXIT_KEYS
     except CognitoVerifyError as exc:
         print(f"{exc.code}: {_flags(exc.message)}", file=err)
@@ -155,6 +156,23 @@ def _cmd_verify_alb(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: T
     json.dump(claims.to_dict(), out, indent=2, sort_keys=True, ensure_ascii=False)
     out.write("\n")
     return EXIT_OK
+
+
+def _keys_hint(args: argparse.Namespace) -> str:
+    """What to try when the keys cannot be fetched: the flag that points elsewhere."""
+    if args.alb_arn:
+        if args.public_keys_url:
+            return "hint: is the key server at --public-keys-url running and reachable?"
+        return (
+            "hint: the load balancer's key endpoint of the ARN's region was asked; "
+            "without internet access, pass --public-keys-url"
+        )
+    if args.jwks_url:
+        return "hint: is the server at --jwks-url running and reachable?"
+    return (
+        "hint: the pool's own JWKS URL was asked; for `cognito-verify local-pool` or an "
+        "emulator pass --jwks-url (local-pool prints it), offline pass --jwks-file"
+    )
 
 
 def _cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
@@ -186,6 +204,7 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
             claims = verifier.verify(token)
     except JWKSError as exc:
         print(f"{exc.code}: {exc.message}", file=err)
+        print(_keys_hint(args), file=err)
         return EXIT_KEYS
     except CognitoVerifyError as exc:
         print(f"{exc.code}: {_flags(exc.message)}", file=err)
@@ -337,7 +356,7 @@ def _rate(fn: Callable[[str], object], tokens: Sequence[str], rounds: int) -> fl
 
 
 _WIDTH = 80
-_EPOCH = re.compile(r"\b1\d{9}\b")
+_EPOCH = re.compile(r"\b1\d{9}(?:\.\d+)?\b")
 
 
 def _wrap(text: str, indent: int) -> str:
@@ -356,7 +375,7 @@ def _wrap(text: str, indent: int) -> str:
 def _readable_times(message: str) -> str:
     # Error messages give Unix times (exact, greppable); people read clock times.
     def clock(match: re.Match[str]) -> str:
-        moment = datetime.fromtimestamp(int(match.group(0)), tz=timezone.utc)
+        moment = datetime.fromtimestamp(float(match.group(0)), tz=timezone.utc)
         return moment.strftime("%H:%M:%S UTC")
 
     return _EPOCH.sub(clock, message)
@@ -577,7 +596,11 @@ def _cmd_local_pool(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: T
             "Then get a token and call your app:\n\n"
             f"  TOKEN=$(cognito-verify mint{_key_flag(args.key_file)} --user alice "
             "--groups admin)\n"
-            '  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/...\n'
+            '  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/...\n\n'
+            "or check it here (verify needs the JWKS URL: the token names the real AWS "
+            "issuer):\n\n"
+            f'  cognito-verify verify "$TOKEN" --user-pool-id {pool.user_pool_id} '
+            f"--client-id {pool.client_ids[0]} --token-use access --jwks-url {server.jwks_url}\n"
         )
         out.flush()
         try:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -170,3 +171,13 @@ def test_demo_runs_as_a_console_script() -> None:
         assert code_name in result.stdout
     assert "ACCEPTED (this is a bug)" not in result.stdout
     assert "verifications/s" in result.stdout
+    # The expiry line reads as clock times, with no leftover fraction of a Unix time.
+    expired = result.stdout[result.stdout.index("token_expired") :][:200]
+    assert re.search(r"now \d\d:\d\d:\d\d UTC,", expired), expired
+
+
+def test_demo_clock_times_swallow_fractions() -> None:
+    from cognito_verify.cli import _readable_times
+
+    text = _readable_times("expired at 1718722804 (now 1718722864.432293, leeway 0s)")
+    assert text == "expired at 15:00:04 UTC (now 15:01:04 UTC, leeway 0s)"

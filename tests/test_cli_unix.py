@@ -8,9 +8,12 @@ import argparse
 import base64
 import json
 import os
+import queue
+import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +96,15 @@ def test_exit_codes(live: LocalUserPool, jwks_file: str) -> None:
     assert missing_file.returncode == 2 and b"--jwks-file" in missing_file.stderr
     closed = cli("verify", good, *verify_args(live, "--jwks-url", "http://127.0.0.1:9/jwks.json"))
     assert closed.returncode == 3 and closed.stderr.startswith(b"jwks_unavailable: ")
+    assert b"hint: is the server at --jwks-url running" in closed.stderr
+
+
+def test_keys_unavailable_names_the_flag_to_use(live: LocalUserPool) -> None:
+    # No --jwks-url: the pool's own URL is asked (unreachable here, tests have no
+    # network); a local pool's token needs --jwks-url, and the hint says so.
+    run = cli("verify", live.access_token(), *verify_args(live))
+    assert run.returncode == 3, run.stderr
+    assert b"--jwks-url" in run.stderr and b"--jwks-file" in run.stderr
 
 
 @pytest.mark.parametrize("command", ["inspect", "verify"])
@@ -284,6 +296,29 @@ def test_local_pool_and_mint(key_file: Path) -> None:
             assert verifier.verify(token).username == "bob"
     finally:
         assert again.stop() == 0
+
+
+def test_local_pool_prints_a_verify_command_that_works(key_file: Path) -> None:
+    pool = LocalPoolProcess(key_file)
+    try:
+        stdout = pool.proc.stdout
+        assert stdout is not None
+        lines: queue.Queue[str] = queue.Queue()
+        # A reader thread: a missing line must fail the test, not block on the open pipe.
+        threading.Thread(target=lambda: [lines.put(x) for x in stdout], daemon=True).start()
+        line = ""
+        while not line.startswith("cognito-verify verify "):
+            try:
+                line = lines.get(timeout=TIMEOUT).strip()
+            except queue.Empty:
+                pytest.fail("local-pool printed no verify command")
+        words = shlex.split(line)[2:]  # as printed, after "cognito-verify verify"
+        token = mint(key_file)
+        run = cli("verify", *[token if w == "$TOKEN" else w for w in words])
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout)["username"] == "alice"
+    finally:
+        assert pool.stop() == 0
 
 
 def test_mint_without_a_key_file_says_what_to_do(tmp_path: Path) -> None:
