@@ -151,7 +151,7 @@ def _cmd_verify_alb(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: T
         print(_keys_hint(args), file=err)
         return EXIT_KEYS
     except CognitoVerifyError as exc:
-        print(f"{exc.code}: {_flags(exc.message)}", file=err)
+        print(f"{exc.code}: {exc.message}", file=err)  # claims, not flags: as written
         return EXIT_REFUSED
     json.dump(claims.to_dict(), out, indent=2, sort_keys=True, ensure_ascii=False)
     out.write("\n")
@@ -207,7 +207,7 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
         print(_keys_hint(args), file=err)
         return EXIT_KEYS
     except CognitoVerifyError as exc:
-        print(f"{exc.code}: {_flags(exc.message)}", file=err)
+        print(f"{exc.code}: {exc.message}", file=err)  # claims, not flags: as written
         return EXIT_REFUSED
     json.dump(claims.to_dict(), out, indent=2, sort_keys=True, ensure_ascii=False)
     out.write("\n")

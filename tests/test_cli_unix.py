@@ -375,3 +375,16 @@ def test_serve_on_a_chosen_port(live: LocalUserPool) -> None:
     with live.serve(port=port) as server:
         assert f"127.0.0.1:{port}/" in server.jwks_url
         assert httpx.get(server.jwks_url, timeout=10).json() == live.jwks
+
+
+def test_refusals_name_claims_not_flags(live: LocalUserPool, jwks_file: str) -> None:
+    # Refusal messages speak of the token's claims; only configuration errors name flags.
+    wrong_use = cli("verify", live.id_token(), *verify_args(live, "--jwks-file", jwks_file))
+    assert wrong_use.returncode == 1
+    assert b"the 'token_use' claim is 'id'" in wrong_use.stderr, wrong_use.stderr
+    other = cli("verify", live.access_token(), *verify_args(live, "--jwks-file", jwks_file))
+    assert other.returncode == 0
+    need_ops = verify_args(live, "--jwks-file", jwks_file, "--group", "ops")
+    group = cli("verify", live.access_token(), *need_ops)
+    assert group.returncode == 1 and b"--group" not in group.stderr, group.stderr
+    assert b"groups ['ops']" in group.stderr, group.stderr
