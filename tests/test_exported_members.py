@@ -131,3 +131,18 @@ def test_import_pulls_in_no_http_client_library(module: str) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert "httpx" in json.loads(out.stdout)
+
+
+def test_the_alb_verifier_is_imported_on_first_use() -> None:
+    code = (
+        "import sys, cognito_verify; from cognito_verify.integrations import aws_lambda; "
+        "before = 'cognito_verify.alb' in sys.modules; "
+        "from cognito_verify import AlbVerifier; "
+        "print(before, AlbVerifier.__module__, 'AlbVerifier' in dir(cognito_verify))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.split() == ["False", "cognito_verify.alb", "True"]
+    with pytest.raises(AttributeError, match="no attribute 'AlbVerifer'"):
+        cognito_verify.AlbVerifer  # noqa: B018 (a typo is still an AttributeError)
