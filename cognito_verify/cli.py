@@ -356,6 +356,7 @@ def _rate(fn: Callable[[str], object], tokens: Sequence[str], rounds: int) -> fl
 
 
 _WIDTH = 80
+# A Unix time in seconds, with any fraction (error messages print every digit).
 _EPOCH = re.compile(r"\b1\d{9}(?:\.\d+)?\b")
 
 

@@ -176,8 +176,10 @@ def test_demo_runs_as_a_console_script() -> None:
     assert re.search(r"now \d\d:\d\d:\d\d UTC,", expired), expired
 
 
-def test_demo_clock_times_swallow_fractions() -> None:
+def test_readable_times_take_the_fraction_too() -> None:
     from cognito_verify.cli import _readable_times
 
-    text = _readable_times("expired at 1718722804 (now 1718722864.432293, leeway 0s)")
-    assert text == "expired at 15:00:04 UTC (now 15:01:04 UTC, leeway 0s)"
+    message = "the token expired at 1700000000 (now 1700000123.6008654, leeway 0s)"
+    assert _readable_times(message) == (
+        "the token expired at 22:13:20 UTC (now 22:15:23 UTC, leeway 0s)"
+    )
