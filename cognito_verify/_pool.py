@@ -166,6 +166,16 @@ def _client_ids(value: object) -> frozenset[str] | None:
         raise ConfigurationError(
             f"client_id must be an app client id or a non-empty list of them, got {value!r}"
         )
+    # A Cognito app client id is word characters only (API reference, UserPoolClientType
+    # ClientId: [\w+]+): "a,b" from an environment variable would silently refuse every
+    # token, so say how to give several.
+    for c in ids:
+        if "," in c or any(ch.isspace() for ch in c):
+            several = c.replace(",", " ").split()
+            hint = f": pass a list for several, client_id={several!r}" if several else ""
+            raise ConfigurationError(
+                f"client_id {c!r} is not one app client id (an id holds no comma or space)" + hint
+            )
     return frozenset(ids)
 
 

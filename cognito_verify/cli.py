@@ -129,7 +129,7 @@ def _cmd_verify_alb(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: T
     """``verify --alb-arn``: an ``x-amzn-oidc-data`` value, checked by ``AlbVerifier``."""
     from .alb import AlbVerifier
 
-    client: list[str] | None = None if args.client_id == ["none"] else args.client_id
+    client = _client_list(args.client_id)
     if not args.issuer:
         raise _UsageError("--alb-arn needs --issuer (the user pool's issuer URL)")
     try:
@@ -158,6 +158,12 @@ def _cmd_verify_alb(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: T
     return EXIT_OK
 
 
+def _client_list(values: list[str]) -> list[str] | None:
+    """``--client-id`` values: repeated or comma-separated (as the example apps' variable)."""
+    ids = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    return None if ids == ["none"] else ids or values
+
+
 def _keys_hint(args: argparse.Namespace) -> str:
     """What to try when the keys cannot be fetched: the flag that points elsewhere."""
     if args.alb_arn:
@@ -180,7 +186,7 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
         return _cmd_verify_alb(args, out, err, stdin)
     if args.user_pool_id is None or args.token_use is None:
         raise _UsageError("--user-pool-id and --token-use are required (or --alb-arn)")
-    client: list[str] | None = None if args.client_id == ["none"] else args.client_id
+    client = _client_list(args.client_id)
     use = None if args.token_use == "any" else args.token_use
     options: dict[str, Any] = {
         "leeway": args.leeway,
@@ -708,7 +714,7 @@ def _parser() -> argparse.ArgumentParser:
         "--client-id",
         action="append",
         required=True,
-        help="app client id (repeat for several; 'none' accepts any)",
+        help="app client id (repeat or comma-separate for several; 'none' accepts any)",
     )
     v.add_argument(
         "--token-use",

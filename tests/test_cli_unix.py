@@ -388,3 +388,16 @@ def test_refusals_name_claims_not_flags(live: LocalUserPool, jwks_file: str) -> 
     group = cli("verify", live.access_token(), *need_ops)
     assert group.returncode == 1 and b"--group" not in group.stderr, group.stderr
     assert b"groups ['ops']" in group.stderr, group.stderr
+
+
+def test_client_ids_may_be_comma_separated(live: LocalUserPool, jwks_file: str) -> None:
+    # As COGNITO_CLIENT_ID holds them for the example apps: "a,b" is two app clients.
+    args = ["--user-pool-id", live.user_pool_id, "--token-use", "access"]
+    both = cli("verify", live.access_token(), *args, "--client-id", "other,unix-client",
+               "--jwks-file", jwks_file)
+    assert both.returncode == 0, both.stderr
+    neither = cli("verify", live.access_token(), *args, "--client-id", "a, b",
+                  "--jwks-file", jwks_file)
+    assert neither.returncode == 1 and b"expected ['a', 'b']" in neither.stderr, neither.stderr
+    empty = cli("verify", live.access_token(), *args, "--client-id", ",", "--jwks-file", jwks_file)
+    assert empty.returncode == 2 and b"--client-id" in empty.stderr, empty.stderr
