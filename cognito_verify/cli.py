@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import os
 import re
 import signal
@@ -39,6 +40,7 @@ from .errors import CognitoVerifyError, ConfigurationError, JWKSError
 from .verifier import CognitoVerifier
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_KEYS, EXIT_INTERNAL = 0, 1, 2, 3, 4
+_MAX_LIFETIME = 10 * 365 * 86400  # seconds; keeps exp a plain Unix time
 
 _EPILOG = """exit codes:
   0  success
@@ -653,8 +655,12 @@ def _cmd_mint(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO)
     client = args.client_id or pool.client_id
     claims = dict(args.claim or ())
     groups, scopes = _names(args.groups), _names(args.scopes)
-    if args.lifetime <= 0:
-        raise _UsageError("--lifetime must be a number of seconds above 0")
+    # Negative is allowed on purpose: an expired token, to try the app's 401 path.
+    if not math.isfinite(args.lifetime) or abs(args.lifetime) > _MAX_LIFETIME:
+        raise _UsageError(
+            f"--lifetime must be a number of seconds within +-{_MAX_LIFETIME} "
+            f"(negative mints an expired token), got {args.lifetime:g}"
+        )
     if args.machine:
         if groups or args.token_use == "id":
             raise _UsageError("--machine mints a client-credentials access token: no --groups")
@@ -772,7 +778,12 @@ def _parser() -> argparse.ArgumentParser:
         help="OAuth scopes of an access token (default aws.cognito.signin.user.admin)",
     )
     m.add_argument("--token-use", choices=["access", "id"], default="access", help="default access")
-    m.add_argument("--lifetime", type=float, default=3600, help="seconds until exp (default 3600)")
+    m.add_argument(
+        "--lifetime",
+        type=float,
+        default=3600,
+        help="seconds until exp (default 3600; negative: an already expired token)",
+    )
     m.add_argument("--client-id", help="app client id (default: the pool's first)")
     m.add_argument(
         "--machine", action="store_true", help="a client-credentials token (no user, no groups)"

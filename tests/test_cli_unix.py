@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from cognito_verify import CognitoVerifier, __version__
+from cognito_verify import CognitoVerifier, TokenExpiredError, __version__
 from cognito_verify.cli import _parser
 from cognito_verify.testing import LocalUserPool
 
@@ -401,3 +401,17 @@ def test_client_ids_may_be_comma_separated(live: LocalUserPool, jwks_file: str) 
     assert neither.returncode == 1 and b"expected ['a', 'b']" in neither.stderr, neither.stderr
     empty = cli("verify", live.access_token(), *args, "--client-id", ",", "--jwks-file", jwks_file)
     assert empty.returncode == 2 and b"--client-id" in empty.stderr, empty.stderr
+
+
+def test_mint_lifetime_negative_is_an_expired_token_and_nan_is_usage(tmp_path: Path) -> None:
+    key_file = tmp_path / "state" / "local-pool.json"
+    pool = LocalPoolProcess(key_file)
+    try:
+        expired = mint(key_file, "--lifetime", "-60")
+        with verifier_from(pool.settings) as verifier, pytest.raises(TokenExpiredError):
+            verifier.verify(expired)
+    finally:
+        assert pool.stop() == 0
+    for bad in ("nan", "inf", "-inf", "1e30"):  # was exit 4, "internal error"
+        run = cli("mint", "--key-file", str(key_file), "--lifetime", bad)
+        assert run.returncode == 2 and b"--lifetime" in run.stderr, (bad, run.stderr)
