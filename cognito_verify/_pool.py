@@ -133,7 +133,9 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-def check_url(url: object, what: str, allow_insecure: bool) -> str:
+def check_url(
+    url: object, what: str, allow_insecure: bool, opt_in: str = "allow_insecure_jwks_url"
+) -> str:
     if not isinstance(url, str) or not url:
         raise ConfigurationError(f"{what} must be a non-empty URL string, got {url!r}")
     parts = urlsplit(url)
@@ -144,7 +146,7 @@ def check_url(url: object, what: str, allow_insecure: bool) -> str:
     if parts.scheme == "http" and not (allow_insecure or _is_loopback(parts.hostname)):
         raise ConfigurationError(
             f"{what} {url!r} is plain http on a non-loopback host: use https, "
-            "or pass allow_insecure_jwks_url=True if this is really intended"
+            f"or pass {opt_in}=True if this is really intended"
         )
     return url
 

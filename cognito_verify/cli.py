@@ -61,6 +61,8 @@ _FLAGS = {
     "groups": "--group",
     "scopes": "--scope",
     "jwks": "--jwks-file",
+    "alb_arn": "--alb-arn",
+    "public_keys_url": "--public-keys-url",
 }
 _KEYWORD = re.compile(r"\b(" + "|".join(_FLAGS) + r")\b")
 
@@ -577,6 +579,16 @@ def _pool_id(value: str) -> str:
     return value
 
 
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 0-65535 (0: any free port), got {value!r}")
+    return port
+
+
 def _cmd_local_pool(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     path = Path(args.key_file) if args.key_file else _default_key_file()
     pool = _local_pool(path, args.pool_id, args.client_id)
@@ -755,7 +767,7 @@ def _parser() -> argparse.ArgumentParser:
         "local-pool",
         "serve a local user pool's JWKS on 127.0.0.1 and print the settings for your app",
     )
-    lp.add_argument("--port", type=int, default=9229, help="TCP port (default 9229; 0: any)")
+    lp.add_argument("--port", type=_port, default=9229, help="TCP port (default 9229; 0: any)")
     lp.add_argument(
         "--pool-id",
         type=_pool_id,
