@@ -200,9 +200,11 @@ class ExcludedPaths:
 
     An entry ``"/health"`` matches that path, with or without a trailing slash; an
     entry ending in ``/`` (``"/static/"``) matches itself and every path below it.
-    Request paths are normalised first (dot segments and repeated slashes collapsed),
-    so ``"/health/../admin"`` is judged as ``"/admin"``: a router that collapses dot
-    segments must not reach a protected view through an exclusion.
+    Only a request path in normal form can match: one with a dot segment (``.``,
+    ``..``) or an empty one (``//``) is never excluded, whatever it normalises to.
+    Routers differ on such paths (Starlette and werkzeug keep ``"/files/../health"``
+    as it is and hand it to ``/files/{name:path}``), so judging it by either its raw
+    or its collapsed form could let it reach a protected view without a token.
 
     Raises:
         TypeError: ``paths`` is one string rather than a list of paths.
@@ -228,7 +230,15 @@ class ExcludedPaths:
         """True when ``path`` (the decoded request path) skips authentication."""
         if not self:
             return False
-        path = _normal(path)
+        path = path or "/"
+        segments = path.split("/")
+        # segments[0] is the empty text before the leading "/"; one trailing "/" is
+        # allowed ("/health/" is "/health"), any other empty or dot segment is not.
+        if segments[0] or any(s in ("", ".", "..") for s in segments[1:-1]):
+            return False
+        if segments[-1] in (".", ".."):
+            return False
+        path = path[:-1] if len(path) > 1 and path.endswith("/") else path
         return path in self._exact or (path.rstrip("/") + "/").startswith(self._prefixes)
 
 

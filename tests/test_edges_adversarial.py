@@ -1,0 +1,129 @@
+"""Adversarial requests against the HTTP edges, on real servers where a router decides.
+
+Each test names the input that once made an adapter accept what it must refuse.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from _adapter_matrix import make_verifier, wsgi_server
+from _asgi_support import uvicorn_server
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from cognito_verify.integrations._http import ExcludedPaths
+from cognito_verify.integrations.asgi import CognitoASGIMiddleware
+from cognito_verify.integrations.wsgi import CognitoWSGIMiddleware
+from cognito_verify.testing import LocalUserPool
+
+
+def raw_get(base: str, target: str) -> tuple[int, bytes]:
+    """GET ``target`` exactly as written (no client-side dot-segment removal), as
+    ``curl --path-as-is`` sends it; returns (status, body)."""
+    parts = urlsplit(base)
+    assert parts.hostname is not None and parts.port is not None
+    with socket.create_connection((parts.hostname, parts.port), timeout=20) as sock:
+        request = f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n"
+        sock.sendall(request.encode("latin-1"))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+# --- ExcludedPaths: a path the router does not normalise must not be judged normalised --
+
+# Each reaches the protected catch-all route below on a router that does not collapse
+# dot segments or repeated slashes (Starlette, werkzeug), while its normal form is an
+# excluded path.
+SMUGGLED = [
+    "/files/../health",
+    "/files/x/../../health",
+    "/files/./../health",
+    "/files/..//health",
+    "/files//../../health",
+]
+
+
+def _starlette_app() -> Starlette:
+    async def files(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(f"secret file {request.path_params['name']}")
+
+    async def health(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return Starlette(
+        routes=[Route("/health", health), Route("/files/{name:path}", files)],
+    )
+
+
+@pytest.mark.parametrize("path", SMUGGLED)
+def test_asgi_exclusion_cannot_reach_a_protected_route(
+    pool: LocalUserPool, clock: Any, path: str
+) -> None:
+    app = CognitoASGIMiddleware(
+        _starlette_app(), make_verifier(pool, clock), exclude_paths=["/health"]
+    )
+    with uvicorn_server(app) as base:
+        assert raw_get(base, "/health")[0] == 200
+        status, body = raw_get(base, path)
+    assert status == 401, body
+    assert b"secret" not in body
+
+
+def _wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    # A router that does not collapse dot segments: everything under /files/ is a file.
+    path = environ["PATH_INFO"]
+    if path == "/health":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+    if path.startswith("/files/"):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"secret file " + path.encode("latin-1")]
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"no"]
+
+
+@pytest.mark.parametrize("path", SMUGGLED)
+def test_wsgi_exclusion_cannot_reach_a_protected_route(
+    pool: LocalUserPool, clock: Any, path: str
+) -> None:
+    app = CognitoWSGIMiddleware(_wsgi_app, make_verifier(pool, clock), exclude_paths=["/health"])
+    with wsgi_server(app) as base:
+        assert raw_get(base, "/health")[0] == 200
+        status, body = raw_get(base, path)
+    assert status == 401, body
+    assert b"secret" not in body
+
+
+@pytest.mark.parametrize(
+    ("path", "excluded"),
+    [
+        ("/health", True),
+        ("/health/", True),
+        ("/static/app.css", True),
+        ("/static/css/app.css", True),
+        # Not in normal form: judged by neither its raw nor its normal form.
+        ("/files/../health", False),
+        ("/static/../static/app.css", False),
+        ("/api/../static/app.css", False),
+        ("//health", False),
+        ("/./health", False),
+        ("/health/.", False),
+        ("/static//app.css", False),
+        ("/static/./app.css", False),
+        ("/static/x/../app.css", False),
+        ("/static/..", False),
+        ("/health/..", False),
+        ("/health//", False),
+    ],
+)
+def test_only_a_path_in_normal_form_is_excluded(path: str, excluded: bool) -> None:
+    assert ExcludedPaths(["/health", "/static/"])(path) is excluded
