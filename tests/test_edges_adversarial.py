@@ -127,3 +127,55 @@ def test_wsgi_exclusion_cannot_reach_a_protected_route(
 )
 def test_only_a_path_in_normal_form_is_excluded(path: str, excluded: bool) -> None:
     assert ExcludedPaths(["/health", "/static/"])(path) is excluded
+
+
+# --- Litestar: `exclude` patterns are searched anywhere in the path by Litestar -------
+
+
+def _litestar_app(pool: LocalUserPool, clock: Any, exclude: Any) -> Any:
+    from litestar import Litestar, get
+
+    from cognito_verify.integrations.litestar import CognitoAuth
+
+    auth = CognitoAuth(verifier=make_verifier(pool, clock), exclude=exclude)
+
+    @get("/health")
+    async def health() -> str:
+        return "ok"
+
+    @get("/static/app.css")
+    async def static() -> str:
+        return "css"
+
+    @get(["/reports/health", "/reports/x-health", "/reports/q3", "/reports/public-q3", "/healthz"])
+    async def report() -> str:
+        return "secret report"
+
+    @get("/api/static/exports")
+    async def exports() -> str:
+        return "secret exports"
+
+    return Litestar([health, static, report, exports], on_app_init=[auth.on_app_init])
+
+
+@pytest.mark.parametrize(
+    "path", ["/reports/health", "/reports/x-health", "/api/static/exports", "/healthz"]
+)
+def test_litestar_exclude_is_anchored_at_the_path_start(
+    pool: LocalUserPool, clock: Any, path: str
+) -> None:
+    app = _litestar_app(pool, clock, ["/health", "/static/"])
+    with uvicorn_server(app) as base:
+        assert raw_get(base, "/health")[0] == 200
+        assert raw_get(base, "/static/app.css")[0] == 200
+        status, body = raw_get(base, path)
+    assert status == 401, body
+    assert b"secret" not in body
+
+
+def test_litestar_exclude_keeps_an_anchored_regex(pool: LocalUserPool, clock: Any) -> None:
+    # A pattern the app anchored itself is Litestar's regex, unchanged.
+    app = _litestar_app(pool, clock, r"^/reports/public-\w+$")
+    with uvicorn_server(app) as base:
+        assert raw_get(base, "/reports/public-q3")[0] == 200
+        assert raw_get(base, "/reports/q3")[0] == 401
