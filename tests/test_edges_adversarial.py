@@ -179,3 +179,47 @@ def test_litestar_exclude_keeps_an_anchored_regex(pool: LocalUserPool, clock: An
     with uvicorn_server(app) as base:
         assert raw_get(base, "/reports/public-q3")[0] == 200
         assert raw_get(base, "/reports/q3")[0] == 401
+
+
+# --- AppSync: a cached answer must not outlive any rule it was decided under ----------
+
+
+def _appsync_event(token: str) -> dict[str, Any]:
+    from _lambda_samples import APPSYNC, load
+
+    event = load(APPSYNC)
+    event["authorizationToken"] = token
+    return event
+
+
+def test_appsync_ttl_never_outlives_max_auth_age(pool: LocalUserPool, clock: Any) -> None:
+    from cognito_verify.integrations.aws_lambda import LambdaAuth
+
+    auth = LambdaAuth(make_verifier(pool, clock))
+    handler = auth.appsync_authorizer(result_ttl=3600, max_auth_age=300)
+    token = pool.access_token(lifetime=3600)  # signed in now
+    clock.advance(200)
+    answer = handler(_appsync_event(token), None)
+    assert answer["isAuthorized"] is True
+    # The sign-in is 200 s old and may be 300 s old: AppSync may reuse it for 100 s.
+    assert answer["ttlOverride"] == 100
+
+
+def test_appsync_ttl_never_outlives_the_verifiers_max_auth_age(
+    pool: LocalUserPool, clock: Any
+) -> None:
+    from cognito_verify import CognitoVerifier
+    from cognito_verify.integrations.aws_lambda import LambdaAuth
+
+    verifier = CognitoVerifier(
+        pool.user_pool_id,
+        client_id=list(pool.client_ids),
+        token_use="access",
+        jwks=pool.jwks,
+        clock=clock,
+        max_auth_age=600,
+    )
+    handler = LambdaAuth(verifier).appsync_authorizer(result_ttl=3600, max_auth_age=900)
+    token = pool.access_token(lifetime=3600)
+    clock.advance(550.5)
+    assert handler(_appsync_event(token), None)["ttlOverride"] == 49
