@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from cognito_verify.errors import MissingTokenError
 from cognito_verify.integrations._http import ExcludedPaths
 from cognito_verify.integrations.asgi import CognitoASGIMiddleware
 from cognito_verify.integrations.wsgi import CognitoWSGIMiddleware
@@ -223,3 +224,30 @@ def test_appsync_ttl_never_outlives_the_verifiers_max_auth_age(
     token = pool.access_token(lifetime=3600)
     clock.advance(550.5)
     assert handler(_appsync_event(token), None)["ttlOverride"] == 49
+
+
+# --- token sources: another scheme in Authorization is not "no token anywhere" ---------
+
+
+def test_cookie_source_is_tried_after_an_authorization_of_another_scheme(
+    pool: LocalUserPool, clock: Any
+) -> None:
+    # A staging site behind HTTP Basic auth: the browser sends Authorization: Basic on
+    # every request, and its Cognito token in the cookie.
+    from cognito_verify.integrations import TokenSource
+    from cognito_verify.integrations.aws_lambda import LambdaAuth
+
+    auth = LambdaAuth(
+        make_verifier(pool, clock),
+        token_source=[TokenSource.bearer(), TokenSource.cookie("session")],
+    )
+    token = pool.access_token()
+    for shape in ("rest", "http", "alb", "alb_multi", "function_url"):
+        event = pool.lambda_event(
+            shape, "dXNlcjpwYXNz", scheme="Basic", cookies={"session": token}
+        )
+        claims = auth.authenticate(event)
+        assert claims is not None and claims.token_use == "access", shape
+        # Still refused when no source has a token.
+        with pytest.raises(MissingTokenError):
+            auth.authenticate(pool.lambda_event(shape, "dXNlcjpwYXNz", scheme="Basic"))

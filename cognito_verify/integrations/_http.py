@@ -455,11 +455,20 @@ def find_token(
         MalformedTokenError: a duplicated header or cookie.
         CrossSiteRequestError: a cookie token on an unsafe method without proof of origin.
     """
+    first: MissingTokenError | None = None
     for source in sources:
-        token = source.read(headers)
+        try:
+            token = source.read(headers)
+        except MissingTokenError as exc:
+            # An Authorization header of another scheme (Basic, in front of a staging
+            # site) or an empty header is no token here; the next source may hold one.
+            first = first or exc
+            continue
         if token is not None:
             source.check_origin(method, headers)
             return token, source
+    if first is not None and len(sources) == 1:
+        raise first
     where = ", ".join(repr(s) for s in sources)
     raise MissingTokenError(f"the request has no token (looked in {where})")
 
