@@ -50,6 +50,11 @@ SMUGGLED = [
     "/files/./../health",
     "/files/..//health",
     "/files//../../health",
+    # Percent-encoded: servers decode the path before the middleware sees it.
+    "/files/%2e%2e/health",
+    "/files/%2E%2E%2Fhealth",
+    "/files/..%2fhealth",
+    "/files/%2e/%2e%2e/health",
 ]
 
 
