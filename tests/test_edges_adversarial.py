@@ -248,11 +248,28 @@ def test_cookie_source_is_tried_after_an_authorization_of_another_scheme(
     )
     token = pool.access_token()
     for shape in ("rest", "http", "alb", "alb_multi", "function_url"):
-        event = pool.lambda_event(
-            shape, "dXNlcjpwYXNz", scheme="Basic", cookies={"session": token}
-        )
+        event = pool.lambda_event(shape, "dXNlcjpwYXNz", scheme="Basic", cookies={"session": token})
         claims = auth.authenticate(event)
         assert claims is not None and claims.token_use == "access", shape
         # Still refused when no source has a token.
         with pytest.raises(MissingTokenError):
             auth.authenticate(pool.lambda_event(shape, "dXNlcjpwYXNz", scheme="Basic"))
+
+
+# --- cookie CSRF rule: a trusted origin as a person writes it --------------------------
+
+
+@pytest.mark.parametrize(
+    "configured",
+    ["https://App.Example.com", "HTTPS://app.example.com:443", "https://app.example.com"],
+)
+def test_trusted_origin_is_compared_as_browsers_serialise_it(configured: str) -> None:
+    from cognito_verify.errors import CrossSiteRequestError
+    from cognito_verify.integrations import TokenSource
+
+    source = TokenSource.cookie("session", trusted_origins=[configured])
+    sent = {"origin": ["https://app.example.com"]}
+    source.check_origin("POST", lambda name: sent.get(name, []))
+    evil = {"origin": ["https://app.example.com.evil.test"]}
+    with pytest.raises(CrossSiteRequestError):
+        source.check_origin("POST", lambda name: evil.get(name, []))

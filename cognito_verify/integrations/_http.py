@@ -347,12 +347,7 @@ class TokenSource:
         """The token is the value of cookie ``name`` (see the class doc for CSRF)."""
         if isinstance(trusted_origins, str):
             raise ConfigurationError("trusted_origins must be a list of origins")
-        origins = frozenset(trusted_origins)
-        for origin in origins:
-            if not re.fullmatch(r"https?://[^/?#\s]+", origin):
-                raise ConfigurationError(
-                    f"trusted origin {origin!r} must be scheme://host[:port], no path"
-                )
+        origins = frozenset(_origin(origin) for origin in trusted_origins)
         header = _name(csrf_header, "csrf_header").lower() if csrf_header is not None else None
         if not isinstance(name, str) or not _TOKEN_NAME.fullmatch(name):
             raise ConfigurationError(f"cookie name {name!r} is not a valid cookie name")
@@ -406,6 +401,18 @@ class TokenSource:
             "proof of coming from this site (Sec-Fetch-Site: same-origin, a trusted Origin, "
             f"or the {self.csrf_header or 'CSRF'} header)"
         )
+
+
+def _origin(origin: object) -> str:
+    """A configured origin as a browser serialises it in ``Origin`` (RFC 6454 s6.2):
+    scheme and host in lower case, no default port."""
+    if not isinstance(origin, str) or not re.fullmatch(r"https?://[^/?#\s]+", origin, re.I):
+        raise ConfigurationError(f"trusted origin {origin!r} must be scheme://host[:port], no path")
+    origin = origin.lower()
+    for scheme, port in (("https://", ":443"), ("http://", ":80")):
+        if origin.startswith(scheme) and origin.endswith(port):
+            return origin.removesuffix(port)
+    return origin
 
 
 def _name(value: object, what: str) -> str:
