@@ -39,7 +39,12 @@ from django.utils.module_loading import import_string
 
 from ..alb import AlbVerifier
 from ..claims import Claims
-from ..errors import CognitoVerifyError, ConfigurationError, MissingTokenError
+from ..errors import (
+    CognitoVerifyError,
+    ConfigurationError,
+    CrossSiteRequestError,
+    MissingTokenError,
+)
 from ..verifier import CognitoVerifier
 from ._config import build_verifier, verifier_options
 from ._http import (
@@ -434,9 +439,22 @@ def _django_csrf(request: HttpRequest, needs: _Needs) -> HttpResponse | None:
     cookie the app left to Django's CSRF tokens (``csrf_protection=False``) must still
     meet them. None when the request may proceed, else Django's 403.
     """
-    if needs.optional or (request.method or "GET").upper() in SAFE_METHODS:
-        return None  # an optional view was never exempted; a safe method needs no check
+    if needs.optional:
+        return None  # an optional view was never exempted
     if _CSRF_MIDDLEWARE not in settings.MIDDLEWARE:
+        return None
+    return _cookie_csrf(request)
+
+
+def _cookie_csrf(request: HttpRequest) -> HttpResponse | None:
+    """Django's CSRF check when the request carries the cookie of a token source whose
+    own ``csrf_protection`` is off (used where the view is exempt from
+    ``CsrfViewMiddleware``: decorators, Ninja). None when it may proceed, else the 403.
+
+    Raises:
+        MalformedTokenError: two cookies of that name.
+    """
+    if (request.method or "GET").upper() in SAFE_METHODS:
         return None
     headers = _headers(request)
     unchecked = [
@@ -450,7 +468,15 @@ def _django_csrf(request: HttpRequest, needs: _Needs) -> HttpResponse | None:
 
     check = CsrfViewMiddleware(lambda r: HttpResponse())
     check.process_request(request)
-    return cast(HttpResponse | None, check.process_view(request, None, (), {}))
+    if check.process_view(request, None, (), {}) is None:
+        return None
+    return _refuse(
+        request,
+        CrossSiteRequestError(
+            "a state-changing request authenticated by a cookie without its own CSRF "
+            "rule failed Django's CSRF check"
+        ),
+    )
 
 
 def _check(request: HttpRequest, needs: _Needs) -> HttpResponse | None:
