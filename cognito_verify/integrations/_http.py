@@ -486,6 +486,8 @@ def find_token(
 ALB_DATA_HEADER = "x-amzn-oidc-data"
 #: The header of the Cognito access token a load balancer forwards (no scheme).
 ALB_ACCESS_TOKEN_HEADER = "x-amzn-oidc-accesstoken"
+#: The load balancer's session cookie (its default name; AWS shards it as -0, -1, ...).
+ALB_SESSION_COOKIE = "AWSELBAuthSessionCookie"
 
 
 class Credentials(NamedTuple):
@@ -548,6 +550,14 @@ class Authenticator:
         self.verifier = verifier
         self.alb = alb
         self.sources = token_sources(token_source)
+        # The load balancer's headers ride on its session cookie: the cookie rule.
+        self._alb_session: TokenSource | None = None
+        if alb is not None and alb.csrf_protection:
+            self._alb_session = TokenSource.cookie(
+                ALB_SESSION_COOKIE,
+                trusted_origins=alb.trusted_origins,
+                csrf_header=alb.csrf_header,
+            )
 
     def validate(self, requirements: dict[str, Any]) -> None:
         """Fail now (a programming error) for bad group/scope requirements."""
@@ -562,6 +572,8 @@ class Authenticator:
         data = None
         if self.alb is not None:
             data = single_header(headers(ALB_DATA_HEADER))
+            if data is not None and self._alb_session is not None:
+                self._alb_session.check_origin(method, headers)
         token = None
         if self.verifier is not None:
             try:
