@@ -225,6 +225,10 @@ def test_alb_headers_are_a_cookie_in_disguise(
         assert creds.claims is not None and creds.claims.username == "dave"
     unguarded = alb.verifier(data._sources[0].url, clock=clock, csrf_protection=False)
     assert Authenticator(None, alb=unguarded).authenticate(method, view(alone)).claims
+    # Then the app's own CSRF check must run (Django, DRF and Ninja run Django's).
+    assert Authenticator(None, alb=unguarded).needs_app_csrf(view(alone))
+    assert not Authenticator(None, alb=data).needs_app_csrf(view(alone))
+    assert not Authenticator(None, alb=unguarded).needs_app_csrf(view({}))
     with pytest.raises(ConfigurationError):
         Authenticator(None, alb=alb.verifier("http://127.0.0.1:9", trusted_origins=["x"]))
     with pytest.raises(ConfigurationError):

@@ -559,6 +559,25 @@ class Authenticator:
                 csrf_header=alb.csrf_header,
             )
 
+    def needs_app_csrf(self, headers: HeaderValues) -> bool:
+        """True when the request carries a credential the browser attaches by itself
+        (a cookie source's cookie, or a load balancer's headers) whose cross-site rule
+        is turned off (``csrf_protection=False``): the app's own CSRF check must run.
+
+        Raises:
+            MalformedTokenError: two cookies of a source's name, or two headers.
+        """
+        if (
+            self.alb is not None
+            and self._alb_session is None
+            and single_header(headers(ALB_DATA_HEADER)) is not None
+        ):
+            return True
+        return any(
+            s.kind == "cookie" and not s.csrf_protection and s.read(headers) is not None
+            for s in self.sources
+        )
+
     def validate(self, requirements: dict[str, Any]) -> None:
         """Fail now (a programming error) for bad group/scope requirements."""
         from ..verifier import CognitoVerifier

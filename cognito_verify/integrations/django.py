@@ -448,7 +448,8 @@ def _django_csrf(request: HttpRequest, needs: _Needs) -> HttpResponse | None:
 
 def _cookie_csrf(request: HttpRequest) -> HttpResponse | None:
     """Django's CSRF check when the request carries the cookie of a token source whose
-    own ``csrf_protection`` is off (used where the view is exempt from
+    own ``csrf_protection`` is off, or a load balancer's headers with the
+    ``AlbVerifier``'s ``csrf_protection`` off (used where the view is exempt from
     ``CsrfViewMiddleware``: decorators, Ninja). None when it may proceed, else the 403.
 
     Raises:
@@ -456,13 +457,7 @@ def _cookie_csrf(request: HttpRequest) -> HttpResponse | None:
     """
     if (request.method or "GET").upper() in SAFE_METHODS:
         return None
-    headers = _headers(request)
-    unchecked = [
-        s
-        for s in get_authenticator().sources
-        if s.kind == "cookie" and not s.csrf_protection and s.read(headers) is not None
-    ]
-    if not unchecked:
+    if not get_authenticator().needs_app_csrf(_headers(request)):
         return None
     from django.middleware.csrf import CsrfViewMiddleware
 
