@@ -501,6 +501,29 @@ class Credentials(NamedTuple):
 _ANONYMOUS = Credentials(None, None)
 
 
+def requirements(
+    groups: Any, all_groups: Any, scopes: Any, all_scopes: Any, max_auth_age: Any
+) -> dict[str, Any]:
+    """A route's requirements as the keywords of ``verify`` / ``authenticate``,
+    checked now: a bad value is a programming error, found at decoration or import,
+    never per request.
+
+    Raises:
+        TypeError: a group or scope is not a string or a list of strings, or
+            ``max_auth_age`` is not a number of seconds.
+    """
+    from ..verifier import CognitoVerifier
+
+    CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+    return {
+        "groups": groups,
+        "all_groups": all_groups,
+        "scopes": scopes,
+        "all_scopes": all_scopes,
+        "max_auth_age": max_auth_age,
+    }
+
+
 def _needs(
     groups: Any, all_groups: Any, scopes: Any, all_scopes: Any, max_auth_age: Any
 ) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from ._http import (
     bearer_token,
     json_default,
     refusal,
+    requirements,
 )
 
 __all__ = [
@@ -415,16 +416,9 @@ class _Needs:
         optional: bool = False,
     ) -> None:
         # Bad requirement values are a programming error: fail at decoration time.
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        self.requirements = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
         if not isinstance(optional, bool):
             raise TypeError(f"optional must be True or False, got {optional!r}")
-        self.requirements: dict[str, Any] = {
-            "groups": groups,
-            "all_groups": all_groups,
-            "scopes": scopes,
-            "all_scopes": all_scopes,
-            "max_auth_age": max_auth_age,
-        }
         self.optional = optional
 
 
