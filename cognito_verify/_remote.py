@@ -118,14 +118,21 @@ class RemoteKeys(Generic[K]):
 
     # --- the flow, once ------------------------------------------------------------------
 
-    def _flow(self, kid: str, first: Fetch) -> Generator[_Step, None, K]:
+    def _flow(self, kid: str, first: Fetch, since: int) -> Generator[_Step, None, K]:
+        """``first``: the plan made after reading ``since`` (the flights landed)."""
         step: K | Fetch = first
         for attempt in range(3):
             if attempt:
+                since = self._flights.landed
                 step = self._refresh.plan(kid, True)
             if not isinstance(step, Fetch):
                 return step
-            flight, leader = self._flights.lead_or_join(kid, step.reason)
+            entered = self._flights.lead_join_or_skip(kid, step.reason, since)
+            if entered is None:
+                # A fetch landed after this caller decided to fetch: its outcome is the
+                # answer (a second request now could only repeat it, or feed a flood).
+                break
+            flight, leader = entered
             if not leader and step.serve is not None:
                 self._refresh.count("cache_hits")
                 serve: K = step.serve
@@ -206,10 +213,11 @@ class RemoteKeys(Generic[K]):
             UnknownKeyError / UnusableKeyError: the token names no usable key.
             JWKSError: no key set is available.
         """
+        since = self._flights.landed  # before the plan: see ``_flight``
         step = self._refresh.plan(kid, True)
         if not isinstance(step, Fetch):
             return step  # the common case, without building the flow
-        result: K = self._drive(self._flow(kid, step))
+        result: K = self._drive(self._flow(kid, step, since))
         return result
 
     def refresh(self) -> None:
@@ -251,10 +259,11 @@ class RemoteKeys(Generic[K]):
 
     async def aget(self, kid: str) -> K:
         """Async twin of :meth:`get` (asyncio, uvloop or trio)."""
+        since = self._flights.landed
         step = self._refresh.plan(kid, True)
         if not isinstance(step, Fetch):
             return step
-        result: K = await self._adrive(self._flow(kid, step))
+        result: K = await self._adrive(self._flow(kid, step, since))
         return result
 
     async def arefresh(self) -> None:

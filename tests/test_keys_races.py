@@ -1,0 +1,93 @@
+"""Races in the key layer, forced with real threads, tasks and a real keep-alive
+loopback server: a caller that decided to fetch just before another caller's fetch
+landed, fetches that land out of order, a key withdrawn and published again, one kid
+in two pools, and a trio task cancelled in the middle of a fetch.
+
+Interleavings are forced by holding one caller between its decision and its action
+(the decision is the real code's; the test only delays the caller), never by sleeping
+for expiry: time is moved with injected clocks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import trio
+
+from cognito_verify import CognitoVerifier, InvalidSignatureError, UnknownKeyError, UserPool
+from cognito_verify._policy import Fetch
+from cognito_verify._remote import RemoteKeys
+from cognito_verify.testing import LocalUserPool
+from tests.conftest import Clock
+from tests.jwks_fault_server import FaultServer, forged, make, token, wait_until
+
+
+def _hold_after_plan(source: Any, release: threading.Event) -> threading.Event:
+    """The next caller whose plan says "fetch" is held right after deciding so, until
+    ``release``; the returned event is set once it is held."""
+    held = threading.Event()
+    original = source._refresh.plan
+    taken = threading.Lock()
+
+    def plan(kid: str, may_fetch: bool) -> Any:
+        step = original(kid, may_fetch)
+        if isinstance(step, Fetch) and taken.acquire(blocking=False):
+            held.set()
+            release.wait(10)
+        return step
+
+    source._refresh.plan = plan
+    return held
+
+
+@pytest.mark.parametrize("late", ["thread", "task"])
+@pytest.mark.parametrize("case", ["initial fetch", "unknown kid", "max age"])
+def test_a_caller_that_decided_to_fetch_as_a_fetch_landed_makes_no_second_one(
+    pool: LocalUserPool, clock: Clock, case: str, late: str
+) -> None:
+    with FaultServer(lambda: pool.jwks) as server:
+        verifier = make(server, pool, clock, jwks_max_age=60)
+        source = next(iter(verifier._remote.values()))
+        if case != "initial fetch":
+            verifier.verify(token(pool, clock))
+            clock.advance(61 if case == "max age" else 0)
+        before = server.requests
+        release = threading.Event()
+        held = _hold_after_plan(source, release)
+        outcome: list[object] = []
+
+        def run(tok: str) -> None:
+            try:
+                if late == "thread":
+                    outcome.append(verifier.verify(tok))
+                else:
+                    outcome.append(asyncio.run(verifier.averify(tok)))
+            except Exception as exc:  # noqa: BLE001 - recorded and asserted on
+                outcome.append(exc)
+
+        late_token = forged(pool, clock) if case == "unknown kid" else token(pool, clock)
+        waiter = threading.Thread(target=run, args=(late_token,))
+        waiter.start()
+        assert held.wait(10)  # the late caller decided to fetch and is held there
+        # Meanwhile another caller fetches and its flight lands.
+        first = forged(pool, clock) if case == "unknown kid" else token(pool, clock)
+        if case == "unknown kid":
+            with pytest.raises(UnknownKeyError):
+                verifier.verify(first)
+        else:
+            verifier.verify(first)
+        assert server.requests == before + 1
+        release.set()
+        waiter.join(20)
+        assert len(outcome) == 1
+        if case == "unknown kid":
+            assert isinstance(outcome[0], UnknownKeyError)
+        else:
+            assert not isinstance(outcome[0], Exception), outcome
+        # The late caller used the landed flight's outcome: still one request.
+        assert server.requests == before + 1
