@@ -213,6 +213,11 @@ class Refresh(Generic[K]):
         with self._lock:
             return KeyStats(**self._stats)
 
+    @property
+    def last_error(self) -> JWKSError | None:
+        """The last fetch's error; None after a success."""
+        return self._last_error
+
     def count(self, name: str) -> None:
         with self._lock:
             self._stats[name] += 1

@@ -38,7 +38,7 @@ import weakref
 from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from ._fetch import Fetcher
+from ._fetch import DocumentAbsentError, Fetcher
 from ._flight import Flight, SingleFlight
 from ._keyset import KeySet, NoUsableKeyError, Parser, jwks_keyset, parse_jwks
 from ._policy import Fetch, KeyPolicy, KeyStats, Refresh
@@ -110,6 +110,14 @@ class RemoteKeys(Generic[K]):
     @property
     def keyset(self) -> KeySet[K] | None:
         return self._refresh.keyset
+
+    @property
+    def failed(self) -> bool:
+        """True while no key set is held and the last fetch failed (not a 403/404)."""
+        error = self._refresh.last_error
+        return (
+            self.keyset is None and error is not None and not isinstance(error, DocumentAbsentError)
+        )
 
     def after_fork_in_child(self) -> None:
         self._refresh.after_fork_in_child()

@@ -10,21 +10,16 @@ for expiry: time is moved with injected clocks."""
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import trio
 
-from cognito_verify import CognitoVerifier, InvalidSignatureError, UnknownKeyError, UserPool
+from cognito_verify import UnknownKeyError
 from cognito_verify._policy import Fetch
-from cognito_verify._remote import RemoteKeys
 from cognito_verify.testing import LocalUserPool
 from tests.conftest import Clock
-from tests.jwks_fault_server import FaultServer, forged, make, token, wait_until
+from tests.jwks_fault_server import FaultServer, forged, make, token
 
 
 def _hold_after_plan(source: Any, release: threading.Event) -> threading.Event:
