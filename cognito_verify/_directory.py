@@ -37,7 +37,7 @@ from cachetools import LRUCache
 from ._flight import Flight, SingleFlight
 from ._keyset import Parser
 from ._policy import KeyPolicy, KeyStats
-from ._remote import RemoteKeys, reset_in_child
+from ._remote import RemoteKeys, check_fork, reset_in_child
 from .errors import JWKSError, UnknownKeyError
 
 if TYPE_CHECKING:
@@ -197,6 +197,7 @@ class KeyDirectory(Generic[K]):
             UnknownKeyError / UnusableKeyError / JWKSError: as ``RemoteKeys.get``, and
             for a name never found while another is probed or inside the window.
         """
+        check_fork()
         admit = self._admit(name)
         try:
             flight = next(admit)
@@ -218,6 +219,7 @@ class KeyDirectory(Generic[K]):
 
     async def aget(self, name: str, kid: str | None = None) -> K:
         """Async twin of :meth:`get` (asyncio, uvloop or trio)."""
+        check_fork()
         admit = self._admit(name)
         try:
             flight = next(admit)

@@ -16,7 +16,9 @@ source is created.
 
 Forks: every ``RemoteKeys`` alive in a process is reset in a forked child by an
 ``os.register_at_fork`` hook: new locks, no flight, no connection (the parent's is
-dropped unused). Keys the parent held keep serving the child; from then on it
+dropped unused). A child forked without Python's hooks (uWSGI's workers, forked in
+C) is noticed by its pid at its first key lookup (``check_fork``) and reset then.
+Keys the parent held keep serving the child; from then on it
 fetches on its own.
 
 Plugging in another key source (an ALB's one PEM per ``kid``, a pool resolved at
@@ -33,11 +35,13 @@ import logging
 import math
 import os
 import random
+import threading
 import time
 import weakref
 from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from . import _cache
 from ._fetch import DocumentAbsentError, Fetcher
 from ._flight import Flight, SingleFlight
 from ._keyset import KeySet, NoUsableKeyError, Parser, jwks_keyset, parse_jwks
@@ -221,6 +225,7 @@ class RemoteKeys(Generic[K]):
             UnknownKeyError / UnusableKeyError: the token names no usable key.
             JWKSError: no key set is available.
         """
+        check_fork()
         since = self._flights.landed  # before the plan: see ``_flight``
         step = self._refresh.plan(kid, True)
         if not isinstance(step, Fetch):
@@ -234,6 +239,7 @@ class RemoteKeys(Generic[K]):
         Raises:
             JWKSError: that fetch did not yield a usable key set.
         """
+        check_fork()
         self._drive(self._refresh_flow())
 
     # --- async driver ------------------------------------------------------------------
@@ -267,6 +273,7 @@ class RemoteKeys(Generic[K]):
 
     async def aget(self, kid: str) -> K:
         """Async twin of :meth:`get` (asyncio, uvloop or trio)."""
+        check_fork()
         since = self._flights.landed
         step = self._refresh.plan(kid, True)
         if not isinstance(step, Fetch):
@@ -276,6 +283,7 @@ class RemoteKeys(Generic[K]):
 
     async def arefresh(self) -> None:
         """Async twin of :meth:`refresh`."""
+        check_fork()
         await self._adrive(self._refresh_flow())
 
     def close(self) -> None:
@@ -313,6 +321,8 @@ class _ForkAware(Protocol):
 
 
 _LIVE: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
+_PID = [os.getpid()]  # the process the layer's state belongs to
+_RESETTING = threading.Lock()
 
 
 def reset_in_child(obj: _ForkAware) -> None:
@@ -321,8 +331,27 @@ def reset_in_child(obj: _ForkAware) -> None:
 
 
 def _after_fork_in_child() -> None:
+    global _RESETTING
+    _RESETTING = threading.Lock()
+    _PID[0] = os.getpid()
     for obj in list(_LIVE):
         obj.after_fork_in_child()
+    _cache.after_fork_in_child()
+
+
+def check_fork() -> None:
+    """Reset the layer now if this process was forked without Python's at-fork hooks.
+
+    uWSGI forks its workers in C: unless it runs with ``--py-call-uwsgi-fork-hooks``,
+    ``os.register_at_fork`` hooks never run in them, and every worker would share the
+    master's keep-alive connection, flights and locks. The pid tells: every key
+    lookup calls this (one ``getpid``), and the first one in such a child resets
+    everything the hook would have.
+    """
+    if os.getpid() != _PID[0]:
+        with _RESETTING:
+            if os.getpid() != _PID[0]:
+                _after_fork_in_child()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork

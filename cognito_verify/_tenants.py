@@ -61,7 +61,7 @@ from ._fetch import import_async_backends, tls_context
 from ._flight import Flight, SingleFlight
 from ._policy import KeyPolicy, KeyStats
 from ._pool import PoolConfig, UserPool, parse_issuer, resolve
-from ._remote import RemoteKeys, StaticKeys, reset_in_child
+from ._remote import RemoteKeys, StaticKeys, check_fork, reset_in_child
 from .errors import ConfigurationError, InvalidIssuerError, JWKSError, PoolResolverError
 
 if TYPE_CHECKING:
@@ -312,6 +312,7 @@ class Tenants:
 
     def lookup(self, iss: str) -> tuple[PoolConfig, TenantKeys] | Need | None:
         """The resolved pool for ``iss``, a ``Need`` to resolve it, or None (refused)."""
+        check_fork()
         parsed = parse_issuer(iss)
         if parsed is None:
             return None  # not exactly a Cognito issuer: never reaches the resolver
