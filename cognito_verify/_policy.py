@@ -188,6 +188,7 @@ class Refresh(Generic[K]):
         self.absent_until = -math.inf
         self._last_error: JWKSError | None = None
         self._stale_warned = False
+        self._settled_started = -math.inf  # when the last fetch settled here began
         self._lock = threading.Lock()
         self._unknown = self._new_memory()
         self._stats: dict[str, int] = {f.name: 0 for f in fields(KeyStats)}
@@ -313,13 +314,36 @@ class Refresh(Generic[K]):
     # --- outcomes ----------------------------------------------------------------------
 
     def settle(
-        self, kid: str | None, reason: str, outcome: KeySet[K] | JWKSError, elapsed: float
+        self,
+        kid: str | None,
+        reason: str,
+        outcome: KeySet[K] | JWKSError,
+        elapsed: float,
+        started: float,
     ) -> list[Note]:
-        """Apply a fetch's outcome; returns the log lines to write (lock released)."""
+        """Apply the outcome of a fetch that began at ``started`` (monotonic); returns
+        the log lines to write (lock released)."""
         notes: list[Note] = []
         with self._lock:
             now = self.monotonic()
             self._stats["fetches"] += 1
+            if started < self._settled_started:
+                # A stalled fetch landing after one that began later (its flight was
+                # replaced as abandoned): what it read is older than what is held, and
+                # would bring back keys withdrawn since.
+                if isinstance(outcome, JWKSError):
+                    self._stats["fetch_failures"] += 1
+                notes.append(
+                    (
+                        logging.INFO,
+                        "JWKS %s: a fetch that began %.1f s before the last one ended late; "
+                        "its outcome is ignored",
+                        self.label,
+                        self._settled_started - started,
+                    )
+                )
+                return notes
+            self._settled_started = max(self._settled_started, started)
             if isinstance(outcome, JWKSError):
                 self._failed(outcome, reason, elapsed, now, notes)
             else:

@@ -182,7 +182,9 @@ class RemoteKeys(Generic[K]):
             outcome = body
         notes = []
         if outcome is not None:
-            notes = self._refresh.settle(flight.kid, flight.reason, outcome, elapsed)
+            notes = self._refresh.settle(
+                flight.kid, flight.reason, outcome, elapsed, flight.started
+            )
             self.fresh_until = self._refresh.fresh_until
             self.version = self._refresh.version
         error = outcome if isinstance(outcome, JWKSError) else None

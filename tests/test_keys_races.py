@@ -17,6 +17,7 @@ import pytest
 
 from cognito_verify import UnknownKeyError
 from cognito_verify._policy import Fetch
+from cognito_verify._remote import RemoteKeys
 from cognito_verify.testing import LocalUserPool
 from tests.conftest import Clock
 from tests.jwks_fault_server import FaultServer, forged, make, token
@@ -86,3 +87,43 @@ def test_a_caller_that_decided_to_fetch_as_a_fetch_landed_makes_no_second_one(
             assert not isinstance(outcome[0], Exception), outcome
         # The late caller used the landed flight's outcome: still one request.
         assert server.requests == before + 1
+
+
+def test_a_stalled_fetch_landing_after_a_newer_one_does_not_bring_back_old_keys(
+    pool: LocalUserPool, clock: Clock
+) -> None:
+    """A leader stalls (its loop or thread starved) past the wait limit; the next caller
+    replaces its flight and lands the rotated JWKS; then the stalled one lands the JWKS
+    it fetched before the rotation. The newer set must stay."""
+    from cognito_verify._keyset import parse_jwks
+
+    stalled = threading.Event()
+    release = threading.Event()
+    calls = [0]
+
+    def parse(body: bytes) -> Any:
+        calls[0] += 1
+        if calls[0] == 1:  # the first fetch's body is parsed late
+            stalled.set()
+            release.wait(10)
+        return parse_jwks(body)
+
+    with FaultServer(lambda: pool.jwks) as server:
+        source: RemoteKeys[Any] = RemoteKeys(server.url, parse=parse, monotonic=clock)
+        old_kid = pool.kid
+        first = threading.Thread(target=source.refresh)
+        first.start()
+        assert stalled.wait(10)
+        pool.rotate_key(drop_old=True)  # the old key is withdrawn
+        clock.advance(source.policy.timeout + 2)  # past the wait limit: abandoned
+        source.refresh()  # a new flight lands the rotated set
+        assert pool.kid in source.keyset.keys and old_kid not in source.keyset.keys
+        version = source.version
+        release.set()
+        first.join(10)
+        assert server.requests == 2
+        assert pool.kid in source.keyset.keys, "an older fetch replaced a newer set"
+        assert old_kid not in source.keyset.keys
+        assert source.version == version
+        with pytest.raises(UnknownKeyError):
+            source.get(old_kid)
