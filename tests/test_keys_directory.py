@@ -244,3 +244,34 @@ def test_a_held_kid_serves_and_a_second_genuine_kid_waits_for_the_probe(
     out = _flood(keys, [a, b, a, b], "threads")
     assert all(isinstance(x, ec.EllipticCurvePublicKey) for x in out), out
     assert server.requests == 2
+
+
+def test_a_probe_cancelled_under_trio_poisons_nothing(server: PemServer, clock: Clock) -> None:
+    import trio
+
+    a, b = server.publish(), server.publish()
+    keys = directory(server, clock)
+    server.delay = 0.5
+    outcome: list[object] = []
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(keys.aget, a)  # leads the probe of a
+            while server.requests < 1:
+                await trio.sleep(0.005)
+
+            async def waiter() -> None:
+                outcome.append(await keys.aget(b))  # waits for the probe, then its own
+
+            nursery.start_soon(waiter)
+            await trio.sleep(0.05)
+            nursery.cancel_scope.cancel()  # both cancelled, the probe mid-fetch
+        server.delay = 0.0
+        # Nothing was learned from the cancelled probe: no window, no stuck flight.
+        outcome.append(await keys.aget(b))
+        outcome.append(await keys.aget(a))
+
+    trio.run(main)
+    assert all(isinstance(x, ec.EllipticCurvePublicKey) for x in outcome), outcome
+    assert len(outcome) == 2
+    assert keys.stats.unknown_kid_rejections == 0

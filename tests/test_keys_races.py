@@ -14,8 +14,9 @@ import threading
 from typing import Any
 
 import pytest
+import trio
 
-from cognito_verify import UnknownKeyError
+from cognito_verify import CognitoVerifier, InvalidSignatureError, UnknownKeyError, UserPool
 from cognito_verify._policy import Fetch
 from cognito_verify._remote import RemoteKeys
 from cognito_verify.testing import LocalUserPool
@@ -41,7 +42,7 @@ def _hold_after_plan(source: Any, release: threading.Event) -> threading.Event:
     return held
 
 
-@pytest.mark.parametrize("late", ["thread", "task"])
+@pytest.mark.parametrize("late", ["thread", "asyncio", "trio"])
 @pytest.mark.parametrize("case", ["initial fetch", "unknown kid", "max age"])
 def test_a_caller_that_decided_to_fetch_as_a_fetch_landed_makes_no_second_one(
     pool: LocalUserPool, clock: Clock, case: str, late: str
@@ -61,8 +62,10 @@ def test_a_caller_that_decided_to_fetch_as_a_fetch_landed_makes_no_second_one(
             try:
                 if late == "thread":
                     outcome.append(verifier.verify(tok))
-                else:
+                elif late == "asyncio":
                     outcome.append(asyncio.run(verifier.averify(tok)))
+                else:
+                    outcome.append(trio.run(verifier.averify, tok))
             except Exception as exc:  # noqa: BLE001 - recorded and asserted on
                 outcome.append(exc)
 
@@ -127,3 +130,79 @@ def test_a_stalled_fetch_landing_after_a_newer_one_does_not_bring_back_old_keys(
         assert source.version == version
         with pytest.raises(UnknownKeyError):
             source.get(old_kid)
+
+
+def test_a_key_withdrawn_then_published_again_follows_the_jwks(
+    pool: LocalUserPool, clock: Clock
+) -> None:
+    with FaultServer(lambda: pool.jwks) as server:
+        verifier = make(server, pool, clock, jwks_max_age=60, unknown_kid_cooldown=10)
+        old_kid = pool.kid
+        old_key = pool.private_key
+        cached = token(pool, clock)
+        assert verifier.verify(cached)
+        pool.rotate_key(drop_old=True)  # withdrawn
+        clock.advance(61)
+        assert verifier.verify(token(pool, clock))  # the max-age refresh sees it gone
+        assert server.requests == 2
+        with pytest.raises(UnknownKeyError):
+            verifier.verify(cached)  # cached before, refused now
+        pool._keys[old_kid] = old_key  # published again (a rollback)
+        pool.kid = old_kid
+        again = token(pool, clock)
+        with pytest.raises(UnknownKeyError):
+            verifier.verify(again)  # remembered as withdrawn: no request this window
+        assert server.requests == 2
+        clock.advance(11)
+        assert verifier.verify(again)  # one refetch finds it
+        assert verifier.verify(cached)
+        assert server.requests == 3
+
+
+@pytest.mark.parametrize("how", ["sync", "async"])
+def test_one_kid_in_two_pools_never_crosses_pools(
+    pool: LocalUserPool, clock: Clock, how: str
+) -> None:
+    """Two pools whose JWKS share a kid (different keys): a token is checked only with
+    the key of the pool its iss names, cached or not."""
+    other = LocalUserPool("eu-west-1_OtherPool", ("client-o",), clock=clock)
+    other_key = other.private_key
+    other._keys = {pool.kid: other_key}  # the same kid, another key
+    other.kid = pool.kid
+    with FaultServer(lambda: pool.jwks) as first, FaultServer(lambda: other.jwks) as second:
+        verifier = CognitoVerifier(
+            pools=[
+                UserPool(
+                    user_pool_id=pool.user_pool_id,
+                    client_id=[pool.client_id, other.client_id],
+                    token_use="access",
+                    jwks_url=first.url,
+                ),
+                UserPool(
+                    user_pool_id=other.user_pool_id,
+                    client_id=[pool.client_id, other.client_id],
+                    token_use="access",
+                    jwks_url=second.url,
+                ),
+            ],
+            clock=clock,
+            monotonic=clock,
+        )
+
+        def check(tok: str) -> Any:
+            if how == "sync":
+                return verifier.verify(tok)
+            return asyncio.run(verifier.averify(tok))
+
+        assert check(token(pool, clock))
+        assert check(other.access_token("o"))
+        # The other pool's key under the shared kid, naming the first pool: refused.
+        crossed = other.access_token("mallory", claims={"iss": pool.issuer})
+        with pytest.raises(InvalidSignatureError):
+            check(crossed)
+        # And the first pool's key naming the other pool.
+        pool.clock = clock
+        with pytest.raises(InvalidSignatureError):
+            check(pool.access_token("mallory", claims={"iss": other.issuer}))
+        assert check(token(pool, clock))
+        assert (first.requests, second.requests) == (1, 1)
