@@ -186,6 +186,10 @@ class Refresh(Generic[K]):
         self._failures_in_row = 0
         self._cooldown_until = -math.inf
         self.absent_until = -math.inf
+        # False for a pool's own endpoint: a 403/404 there is a misconfiguration or a
+        # passing fault (a proxy), never "this pool does not use it", so it is backed
+        # off as any failure (503) rather than learned for absent_cooldown (401).
+        self.learn_absent = True
         self._last_error: JWKSError | None = None
         self._stale_warned = False
         self._settled_started = -math.inf  # when the last fetch settled here began
@@ -355,7 +359,7 @@ class Refresh(Generic[K]):
     ) -> None:
         self._stats["fetch_failures"] += 1
         self._last_error = error
-        if isinstance(error, DocumentAbsentError) and self.keyset is None:
+        if isinstance(error, DocumentAbsentError) and self.keyset is None and self.learn_absent:
             # 403/404 with nothing held: learnt for a cooldown, not retried per back-off
             # window; a pool that later starts serving here is picked up after it.
             self.absent_until = self.retry_at = now + self.policy.absent_cooldown

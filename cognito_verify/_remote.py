@@ -68,6 +68,10 @@ class RemoteKeys(Generic[K]):
         policy: a ``KeyPolicy``.
         monotonic: the policy's clock (``time.monotonic``); tests inject their own.
         http_client / async_http_client: the user's ``httpx`` clients, if any.
+        learn_absent: learn a 403/404 (with no keys held) for ``absent_cooldown``
+            and refuse with ``UnknownKeyError`` meanwhile (True: an extra issuer form
+            or replica region, an ALB kid); False for a pool's own endpoint, where it
+            is a failure like any other (see ``disown_absent``).
 
     ``version`` (an int) changes whenever what the set would verify changes, and
     ``fresh_until`` is the monotonic instant the set reaches its maximum age: a
@@ -85,6 +89,7 @@ class RemoteKeys(Generic[K]):
         async_http_client: httpx.AsyncClient | None = None,
         rng: random.Random | None = None,
         label: str | None = None,
+        learn_absent: bool = True,
     ) -> None:
         policy = policy or KeyPolicy()
         self.url = url
@@ -92,6 +97,7 @@ class RemoteKeys(Generic[K]):
         self.policy = policy
         self._parse = parse
         self._refresh: Refresh[K] = Refresh(self.label, policy, monotonic, rng)
+        self._refresh.learn_absent = learn_absent
         # A leader's fetch ends within the timeout; the margin covers scheduling.
         self._flights = SingleFlight(self.label, monotonic, policy.timeout + 1.0)
         self._fetcher = Fetcher(
@@ -122,6 +128,10 @@ class RemoteKeys(Generic[K]):
         return (
             self.keyset is None and error is not None and not isinstance(error, DocumentAbsentError)
         )
+
+    def disown_absent(self) -> None:
+        """This URL is a pool's own endpoint: a 403/404 is a failure, not learned."""
+        self._refresh.learn_absent = False
 
     def after_fork_in_child(self) -> None:
         self._refresh.after_fork_in_child()

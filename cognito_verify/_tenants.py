@@ -611,6 +611,8 @@ class Tenants:
                     http_client=self._clients[0],
                     async_http_client=self._clients[1],
                 )
+            if iss == config.issuers[0]:
+                remote.disown_absent()  # the pool's own endpoint (see _policy)
             built[url] = keys[iss] = remote
         tenant = Tenant(config, keys, expires)
         with self._lock:

@@ -206,3 +206,33 @@ def test_one_kid_in_two_pools_never_crosses_pools(
             check(pool.access_token("mallory", claims={"iss": other.issuer}))
         assert check(token(pool, clock))
         assert (first.requests, second.requests) == (1, 1)
+
+
+def test_a_transient_403_of_a_pools_own_endpoint_at_import_is_retried(
+    pool: LocalUserPool, clock: Clock
+) -> None:
+    """hydrate() at import meets a 403 from the pool's only JWKS endpoint (a proxy not
+    ready yet, say): the app catches the JWKSError, and genuine tokens are accepted as
+    soon as the back-off allows a retry, not refused as "unknown key" for the
+    endpoint-serves-no-keys cooldown (300 s) meant for extra issuer forms."""
+    from cognito_verify import JWKSError
+
+    with FaultServer(lambda: pool.jwks) as server:
+        answer = {"status": 403}
+        real = server._answer
+
+        def flaky(h: Any) -> None:
+            if answer["status"] == 403:
+                server._send(h, 403, b'{"message": "forbidden"}')
+            else:
+                real(h)
+
+        server._answer = flaky  # type: ignore[method-assign]
+        verifier = make(server, pool, clock)
+        with pytest.raises(JWKSError):
+            verifier.hydrate()  # what an app's import sees; it must not stay broken
+        answer["status"] = 200
+        tok = token(pool, clock)
+        clock.advance(1.0)  # past the first back-off delay (0.5-1 s)
+        assert verifier.verify(tok)
+        assert server.requests == 2
