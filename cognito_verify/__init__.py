@@ -5,10 +5,11 @@ verifier = CognitoVerifier("eu-west-1_AbCdEf123", client_id="...", token_use="ac
 claims = verifier.verify(token)          # or: await verifier.averify(token)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._policy import KeyPolicy, KeyStats
 from ._pool import UserPool
 from ._tenants import PoolResolverStats
-from .alb import AlbVerifier
 from .claims import Claims
 from .errors import (
     ClaimsModelError,
@@ -41,6 +42,9 @@ from .errors import (
     UnusableKeyError,
 )
 from .verifier import CognitoVerifier
+
+if TYPE_CHECKING:
+    from .alb import AlbVerifier
 
 __version__ = "0.1.0.dev0"
 
@@ -82,3 +86,18 @@ __all__ = [
     "ClaimsModelError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # AlbVerifier (and the PEM and ECDSA machinery behind it) is imported on first use:
+    # a service that never verifies a load balancer's header does not pay for it at
+    # every cold start. Importing it happens at set-up, never on a request's path.
+    if name == "AlbVerifier":
+        from .alb import AlbVerifier
+
+        return AlbVerifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -145,23 +145,7 @@ def parse(token: object, max_length: int = _token.DEFAULT_MAX_TOKEN_LENGTH) -> A
         UnsupportedAlgorithmError: ``alg`` is not ES256.
         InvalidHeaderError: ``crit`` present, ``kid`` not a UUID, ``signer`` missing.
     """
-    if isinstance(token, bytes | bytearray):
-        if len(token) > max_length:
-            raise MalformedTokenError(
-                f"the token is {len(token)} bytes long, above the limit of {max_length}"
-            )
-        try:
-            token = bytes(token).decode("ascii")
-        except UnicodeDecodeError:
-            raise MalformedTokenError("the token contains non-ASCII bytes") from None
-    if not isinstance(token, str):
-        raise MalformedTokenError(f"the token must be a string, not {type(token).__name__}")
-    if not token:
-        raise MalformedTokenError("the token is empty")
-    if len(token) > max_length:
-        raise MalformedTokenError(
-            f"the token is {len(token)} characters long, above the limit of {max_length}"
-        )
+    token = _token.token_text(token, max_length)
     parts = token.split(".")
     if len(parts) != 3:
         raise MalformedTokenError(

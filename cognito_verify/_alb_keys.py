@@ -17,9 +17,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -28,6 +27,9 @@ from ._directory import KeyDirectory
 from ._keyset import KeySet, Parser
 from ._policy import KeyPolicy, KeyStats
 from .errors import JWKSError
+
+if TYPE_CHECKING:  # httpx is imported only by whoever passes its clients
+    import httpx
 
 
 def pem_parser(kid: str) -> Parser:

@@ -76,6 +76,26 @@ class DocumentAbsentError(JWKSError):
     does not use this issuer form or region, or an ALB key id that does not exist)."""
 
 
+def check_clients(http_client: object, async_http_client: object) -> None:
+    """Refuse user-supplied clients that are not httpx's, without importing httpx when
+    none is given (it is imported only by whoever built the client).
+
+    Raises:
+        ConfigurationError: ``http_client`` is not an ``httpx.Client`` or
+            ``async_http_client`` not an ``httpx.AsyncClient``.
+    """
+    if http_client is None and async_http_client is None:
+        return
+    import httpx
+
+    from .errors import ConfigurationError
+
+    if http_client is not None and not isinstance(http_client, httpx.Client):
+        raise ConfigurationError("http_client must be an httpx.Client")
+    if async_http_client is not None and not isinstance(async_http_client, httpx.AsyncClient):
+        raise ConfigurationError("async_http_client must be an httpx.AsyncClient")
+
+
 def _proxy_configured() -> bool:
     return any(os.environ.get(v) or os.environ.get(v.upper()) for v in _PROXY_VARIABLES)
 

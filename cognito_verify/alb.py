@@ -19,17 +19,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from . import _alb
+from . import _alb, _fetch
 from ._alb_keys import AlbKeys
 from ._policy import KeyPolicy, KeyStats
 from ._pool import MISSING, check_url
 from ._token import DEFAULT_MAX_TOKEN_LENGTH
 from .claims import Claims
 from .errors import CognitoVerifyError, ConfigurationError, InvalidTokenError
+
+if TYPE_CHECKING:  # httpx is imported only by whoever passes its clients
+    import httpx
 
 __all__ = ["AlbVerifier"]
 
@@ -103,10 +104,7 @@ class AlbVerifier:
             raise ConfigurationError("clock and monotonic must be callables returning seconds")
         if key_policy is not None and not isinstance(key_policy, KeyPolicy):
             raise ConfigurationError("key_policy must be a KeyPolicy")
-        if http_client is not None and not isinstance(http_client, httpx.Client):
-            raise ConfigurationError("http_client must be an httpx.Client")
-        if async_http_client is not None and not isinstance(async_http_client, httpx.AsyncClient):
-            raise ConfigurationError("async_http_client must be an httpx.AsyncClient")
+        _fetch.check_clients(http_client, async_http_client)
         if not isinstance(max_token_length, int) or max_token_length < 256:
             raise ConfigurationError("max_token_length must be an int of at least 256")
         self._leeway = float(leeway)

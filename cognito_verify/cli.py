@@ -337,7 +337,8 @@ def _rate(fn: Callable[[str], object], tokens: Sequence[str], rounds: int) -> fl
 
 
 _WIDTH = 80
-_EPOCH = re.compile(r"\b1\d{9}\b")
+# A Unix time in seconds, with any fraction (error messages print every digit).
+_EPOCH = re.compile(r"\b1\d{9}(?:\.\d+)?\b")
 
 
 def _wrap(text: str, indent: int) -> str:
@@ -356,7 +357,7 @@ def _wrap(text: str, indent: int) -> str:
 def _readable_times(message: str) -> str:
     # Error messages give Unix times (exact, greppable); people read clock times.
     def clock(match: re.Match[str]) -> str:
-        moment = datetime.fromtimestamp(int(match.group(0)), tz=timezone.utc)
+        moment = datetime.fromtimestamp(float(match.group(0)), tz=timezone.utc)
         return moment.strftime("%H:%M:%S UTC")
 
     return _EPOCH.sub(clock, message)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 
-from . import _token
+from . import _fetch, _token
 from ._cache import DEFAULT_CACHE_SIZE, TokenCache
 from ._hints import paste_hint
 from ._policy import KeyPolicy, KeyStats
@@ -272,15 +272,7 @@ class CognitoVerifier:
         )
         if not callable(monotonic):
             raise ConfigurationError("monotonic must be a callable returning seconds")
-        if http_client is not None or async_http_client is not None:
-            import httpx  # already imported by whoever built the client
-
-            if http_client is not None and not isinstance(http_client, httpx.Client):
-                raise ConfigurationError("http_client must be an httpx.Client")
-            if async_http_client is not None and not isinstance(
-                async_http_client, httpx.AsyncClient
-            ):
-                raise ConfigurationError("async_http_client must be an httpx.AsyncClient")
+        _fetch.check_clients(http_client, async_http_client)
 
         self._requirements = Requirements.build(
             groups, all_groups, scopes, all_scopes, max_auth_age

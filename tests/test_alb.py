@@ -114,8 +114,13 @@ def test_padded_and_unpadded_tokens_verify(
     for padded in (True, False):
         claims = run(verifier, alb.data_token("carol", padded=padded))
         assert claims.sub == alb.sub("carol") and claims["email"] == "alice@example.com"
-    # bytes are accepted like str
-    assert run(verifier, alb.data_token().encode()).username == "alice"
+    # bytes-like tokens are accepted like str, as CognitoVerifier accepts them
+    raw = alb.data_token().encode()
+    for token in (raw, bytearray(raw), memoryview(raw)):
+        assert run(verifier, token).username == "alice"
+    # and bounded before they are decoded
+    huge = memoryview(b"a" * 20_000)
+    assert refused(run, verifier, huge) == "malformed_token"
 
 
 def test_signature_padding_may_be_dropped_but_signed_padding_may_not(

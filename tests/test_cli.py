@@ -170,3 +170,12 @@ def test_demo_runs_as_a_console_script() -> None:
         assert code_name in result.stdout
     assert "ACCEPTED (this is a bug)" not in result.stdout
     assert "verifications/s" in result.stdout
+
+
+def test_readable_times_take_the_fraction_too() -> None:
+    from cognito_verify.cli import _readable_times
+
+    message = "the token expired at 1700000000 (now 1700000123.6008654, leeway 0s)"
+    assert _readable_times(message) == (
+        "the token expired at 22:13:20 UTC (now 22:15:23 UTC, leeway 0s)"
+    )

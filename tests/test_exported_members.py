@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import cognito_verify
 
 DOCUMENTED = [
@@ -105,3 +107,42 @@ def test_import_pulls_in_no_web_framework() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert json.loads(out.stdout) == ["starlette"]
+
+
+# Imported only when a user passes an httpx client (the key fetches use httpcore):
+# httpx pulls in its CLI's dependencies (click, rich), a large share of a cold start.
+NOT_NEEDED_TO_VERIFY = ["httpx", "click", "rich"]
+
+
+@pytest.mark.parametrize("module", ["cognito_verify", "cognito_verify.alb"])
+def test_import_pulls_in_no_http_client_library(module: str) -> None:
+    code = (
+        f"import json, sys; import {module}; "
+        f"print(json.dumps(sorted(m for m in {NOT_NEEDED_TO_VERIFY!r} "
+        "if any(k == m or k.startswith(m + '.') for k in sys.modules))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(out.stdout) == []
+    # The probe sees httpx once something imports it (so it can fail).
+    probe = code.replace(f"import {module};", f"import httpx, {module};")
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "httpx" in json.loads(out.stdout)
+
+
+def test_the_alb_verifier_is_imported_on_first_use() -> None:
+    code = (
+        "import sys, cognito_verify; from cognito_verify.integrations import aws_lambda; "
+        "before = 'cognito_verify.alb' in sys.modules; "
+        "from cognito_verify import AlbVerifier; "
+        "print(before, AlbVerifier.__module__, 'AlbVerifier' in dir(cognito_verify))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.split() == ["False", "cognito_verify.alb", "True"]
+    with pytest.raises(AttributeError, match="no attribute 'AlbVerifer'"):
+        cognito_verify.AlbVerifer  # noqa: B018 (a typo is still an AttributeError)

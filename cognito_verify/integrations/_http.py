@@ -506,13 +506,15 @@ class Authenticator:
         alb: AlbVerifier | None = None,
         token_source: object = None,
     ) -> None:
-        from ..alb import AlbVerifier
         from ..verifier import CognitoVerifier
 
         if verifier is not None and not isinstance(verifier, CognitoVerifier):
             raise TypeError("verifier must be a CognitoVerifier")
-        if alb is not None and not isinstance(alb, AlbVerifier):
-            raise TypeError("alb must be an AlbVerifier")
+        if alb is not None:
+            from ..alb import AlbVerifier  # only then: a Lambda cold start pays nothing
+
+            if not isinstance(alb, AlbVerifier):
+                raise TypeError("alb must be an AlbVerifier")
         if verifier is None and alb is None:
             raise TypeError("a CognitoVerifier, an AlbVerifier, or both are needed")
         if token_source is None and alb is not None:
