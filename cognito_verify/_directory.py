@@ -136,24 +136,25 @@ class KeyDirectory(Generic[K]):
                     with self._lock:
                         held = self._held(name)  # a probe landed just before this one
                         source = self._sources.get(name)
-                except JWKSError:
-                    self._probes.land(flight, None, aborted=False)
+                    if held is None and source is None:
+                        # Built outside the lock (a TLS context may be built for https).
+                        created: RemoteKeys[K] = RemoteKeys(
+                            self._url_for(name),
+                            parse=self._parse_for(name),
+                            policy=self.policy,
+                            monotonic=self._monotonic,
+                            http_client=self._clients[0],
+                            async_http_client=self._clients[1],
+                        )
+                        with self._lock:
+                            source = self._sources.setdefault(name, created)
+                except BaseException:
+                    self._probes.land(flight, None, aborted=True)  # waiters decide again
                     raise
                 if held is not None:
                     self._probes.land(flight, None, aborted=False)
                     return held, None
-                if source is None:
-                    # Built outside the lock (a TLS context may be built for https).
-                    created: RemoteKeys[K] = RemoteKeys(
-                        self._url_for(name),
-                        parse=self._parse_for(name),
-                        policy=self.policy,
-                        monotonic=self._monotonic,
-                        http_client=self._clients[0],
-                        async_http_client=self._clients[1],
-                    )
-                    with self._lock:
-                        source = self._sources.setdefault(name, created)
+                assert source is not None  # found held, or created above
                 return source, flight
             yield flight
         with self._lock:
@@ -164,10 +165,12 @@ class KeyDirectory(Generic[K]):
             self._refused += 1
         raise UnknownKeyError(f"the token's kid is not a key of {self.label} (not fetched now)")
 
-    def _probed(self, name: str, source: RemoteKeys[K], probe: Flight, absent: bool) -> None:
+    def _probed(
+        self, name: str, source: RemoteKeys[K], probe: Flight, absent: bool, before: int
+    ) -> None:
         """After a probe's fetch: a name still never found starts the window (and is
         dropped if found absent); then the waiting callers decide again."""
-        settled = source.stats.fetches > 0  # 0: cancelled before any outcome
+        settled = source.stats.fetches > before  # no: cancelled before any outcome
         with self._lock:
             if settled and source.keyset is None:
                 self._new_refused_until = self._monotonic() + self.policy.unknown_kid_cooldown
@@ -207,6 +210,7 @@ class KeyDirectory(Generic[K]):
         except StopIteration as stop:
             source, probe = stop.value
         absent = False
+        before = source.stats.fetches if probe is not None else 0
         try:
             result: K = source.get(kid if kid is not None else name)
         except UnknownKeyError:
@@ -214,7 +218,7 @@ class KeyDirectory(Generic[K]):
             raise
         finally:
             if probe is not None:
-                self._probed(name, source, probe, absent)
+                self._probed(name, source, probe, absent, before)
         return result
 
     async def aget(self, name: str, kid: str | None = None) -> K:
@@ -229,6 +233,7 @@ class KeyDirectory(Generic[K]):
         except StopIteration as stop:
             source, probe = stop.value
         absent = False
+        before = source.stats.fetches if probe is not None else 0
         try:
             result: K = await source.aget(kid if kid is not None else name)
         except UnknownKeyError:
@@ -237,7 +242,7 @@ class KeyDirectory(Generic[K]):
         finally:
             # Also on cancellation: the probe lands and a waiter probes instead.
             if probe is not None:
-                self._probed(name, source, probe, absent)
+                self._probed(name, source, probe, absent, before)
         return result
 
     def close(self) -> None:

@@ -275,3 +275,28 @@ def test_a_probe_cancelled_under_trio_poisons_nothing(server: PemServer, clock: 
     assert all(isinstance(x, ec.EllipticCurvePublicKey) for x in outcome), outcome
     assert len(outcome) == 2
     assert keys.stats.unknown_kid_rejections == 0
+
+
+def test_a_caller_refused_by_the_window_as_it_leads_a_probe_lands_it(
+    server: PemServer, clock: Clock
+) -> None:
+    """A caller that becomes the probe's leader just as another probe's miss opened the
+    window is refused; its probe must land, or every new name would wait on it."""
+    real = server.publish()
+    keys = directory(server, clock, unknown_kid_cooldown=10)
+    original = keys._probes.lead_or_join
+    opened = [False]
+
+    def lead_or_join(kid: str | None, reason: str) -> Any:
+        step = original(kid, reason)
+        if not opened[0]:
+            opened[0] = True
+            keys._new_refused_until = clock() + 10  # a miss landed meanwhile
+        return step
+
+    keys._probes.lead_or_join = lead_or_join  # type: ignore[method-assign]
+    with pytest.raises(UnknownKeyError):
+        keys.get(str(uuid.uuid4()))
+    assert keys._probes._current is None  # landed, not left in flight
+    clock.advance(11)
+    assert keys.get(real)  # the next probe is not stuck behind it
