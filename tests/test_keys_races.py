@@ -24,6 +24,13 @@ from tests.conftest import Clock
 from tests.jwks_fault_server import FaultServer, forged, make, token
 
 
+@pytest.fixture
+def pool(clock: Clock) -> LocalUserPool:
+    # Its own pool: these tests rotate, withdraw and re-add keys (the shared session
+    # pool of conftest must stay as other tests expect it).
+    return LocalUserPool("eu-west-1_RacePool1", ("race-client",), clock=clock)
+
+
 def _hold_after_plan(source: Any, release: threading.Event) -> threading.Event:
     """The next caller whose plan says "fetch" is held right after deciding so, until
     ``release``; the returned event is set once it is held."""
