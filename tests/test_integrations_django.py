@@ -663,3 +663,65 @@ def test_settings_max_auth_age_and_is_revoked(url: str, pool: LocalUserPool, clo
         broken = get("sync", url, bearer(pool.access_token("crash")))
         assert broken.status_code == 503
         assert broken.json().get("code", broken.json().get("error")) == "revocation_check_failed"
+
+
+@pytest.mark.parametrize("with_middleware", [True, False])
+def test_a_cookie_without_our_csrf_rule_keeps_djangos(
+    pool: LocalUserPool, clock: Any, with_middleware: bool
+) -> None:
+    # csrf_protection=False is for apps that enforce CSRF tokens: the decorator's
+    # exemption from CsrfViewMiddleware (right for bearer tokens) must not leave such a
+    # cookie-authenticated POST with no CSRF check at all.
+    from django.middleware.csrf import _get_new_csrf_string  # type: ignore[attr-defined]
+
+    from cognito_verify.integrations import TokenSource
+
+    source = TokenSource.cookie("session", csrf_protection=False)
+    config = cognito_settings(pool, clock, TOKEN_SOURCE=[TokenSource.bearer(), source])
+    ours = list(settings.MIDDLEWARE) if with_middleware else []
+    middleware = ["django.middleware.csrf.CsrfViewMiddleware", *ours]
+    with override_settings(MIDDLEWARE=middleware, COGNITO_VERIFY=config):
+        client = Client(enforce_csrf_checks=True)
+        client.cookies["session"] = pool.access_token()
+        assert client.post("/protected").status_code == 403  # Django's CSRF refusal
+        assert client.get("/protected").json() == {"username": "alice"}
+        secret = _get_new_csrf_string()
+        client.cookies["csrftoken"] = secret
+        ok = client.post("/protected", headers={"X-CSRFToken": secret})
+        assert ok.json() == {"username": "alice"}
+        # A bearer token still needs no CSRF token.
+        del client.cookies["session"]
+        bearer_only = client.post(
+            "/protected", headers={"Authorization": bearer(pool.access_token())}
+        )
+        assert bearer_only.json() == {"username": "alice"}
+
+
+@pytest.mark.parametrize("with_middleware", [True, False])
+def test_drf_enforces_csrf_for_a_cookie_without_our_rule(
+    pool: LocalUserPool, clock: Any, with_middleware: bool
+) -> None:
+    # What DRF's SessionAuthentication does for its cookie: DRF views are exempt from
+    # CsrfViewMiddleware, so the authentication class must check CSRF itself.
+    from django.middleware.csrf import _get_new_csrf_string  # type: ignore[attr-defined]
+
+    from cognito_verify.integrations import TokenSource
+
+    source = TokenSource.cookie("session", csrf_protection=False)
+    config = cognito_settings(pool, clock, TOKEN_SOURCE=[TokenSource.bearer(), source])
+    middleware = list(settings.MIDDLEWARE) if with_middleware else []
+    with override_settings(MIDDLEWARE=middleware, COGNITO_VERIFY=config):
+        client = Client(enforce_csrf_checks=True)
+        client.cookies["session"] = pool.access_token()
+        refused = client.post("/drf/protected")
+        assert refused.status_code == 403 and "CSRF" in refused.content.decode()
+        assert client.get("/drf/protected").json() == {"username": "alice"}
+        secret = _get_new_csrf_string()
+        client.cookies["csrftoken"] = secret
+        # Authenticated: DrfMe has no POST handler, so DRF answers 405 after auth.
+        assert client.post("/drf/protected", headers={"X-CSRFToken": secret}).status_code == 405
+        del client.cookies["session"]
+        bearer_only = client.post(
+            "/drf/protected", headers={"Authorization": bearer(pool.access_token())}
+        )
+        assert bearer_only.status_code == 405

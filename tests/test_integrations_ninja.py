@@ -91,6 +91,14 @@ def build_api(namespace: str, *, handler: bool) -> NinjaAPI:
     async def async_recent(request: HttpRequest) -> dict[str, Any]:
         return _me(request)
 
+    @api.post("/submit")
+    def submit(request: HttpRequest) -> dict[str, Any]:
+        return _me(request)
+
+    @api.post("/async-submit", auth=AsyncCognitoBearer())
+    async def async_submit(request: HttpRequest) -> dict[str, Any]:
+        return _me(request)
+
     @api.get("/optional", auth=None)  # anonymous allowed: only the middleware looks
     def optional(request: HttpRequest) -> dict[str, Any]:
         return _me(request)
@@ -341,3 +349,30 @@ def test_step_up(
             assert stale.status_code == 401, route
             assert stale.json()["error"] == "insufficient_user_authentication"
             assert "max_age=300" in stale.headers["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize("route", ["/submit", "/async-submit"])
+def test_a_middleware_cookie_without_our_csrf_rule_gets_djangos(
+    pool: LocalUserPool, clock: Any, route: str
+) -> None:
+    # Ninja's views are exempt from CsrfViewMiddleware: a token the middleware read
+    # from a cookie whose own CSRF rule is off must still meet Django's CSRF check.
+    from django.middleware.csrf import _get_new_csrf_string  # type: ignore[attr-defined]
+
+    from cognito_verify.integrations import TokenSource
+
+    source = TokenSource.cookie("session", csrf_protection=False)
+    config = cognito_settings(pool, clock, TOKEN_SOURCE=[TokenSource.bearer(), source])
+    with override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=[MIDDLEWARE], COGNITO_VERIFY=config):
+        client = Client(enforce_csrf_checks=True)
+        client.cookies["session"] = pool.access_token()
+        refused = client.post(route)
+        assert refused.status_code == 403, refused.content
+        assert refused.json()["error"] == "cross_site_request"
+        secret = _get_new_csrf_string()
+        client.cookies["csrftoken"] = secret
+        ok = client.post(route, headers={"X-CSRFToken": secret})
+        assert ok.json() == {"username": "alice"}
+        del client.cookies["session"]
+        bearer_only = client.post(route, headers={"Authorization": bearer(pool.access_token())})
+        assert bearer_only.json() == {"username": "alice"}

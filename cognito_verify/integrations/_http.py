@@ -200,9 +200,11 @@ class ExcludedPaths:
 
     An entry ``"/health"`` matches that path, with or without a trailing slash; an
     entry ending in ``/`` (``"/static/"``) matches itself and every path below it.
-    Request paths are normalised first (dot segments and repeated slashes collapsed),
-    so ``"/health/../admin"`` is judged as ``"/admin"``: a router that collapses dot
-    segments must not reach a protected view through an exclusion.
+    Only a request path in normal form can match: one with a dot segment (``.``,
+    ``..``) or an empty one (``//``) is never excluded, whatever it normalises to.
+    Routers differ on such paths (Starlette and werkzeug keep ``"/files/../health"``
+    as it is and hand it to ``/files/{name:path}``), so judging it by either its raw
+    or its collapsed form could let it reach a protected view without a token.
 
     Raises:
         TypeError: ``paths`` is one string rather than a list of paths.
@@ -228,7 +230,15 @@ class ExcludedPaths:
         """True when ``path`` (the decoded request path) skips authentication."""
         if not self:
             return False
-        path = _normal(path)
+        path = path or "/"
+        segments = path.split("/")
+        # segments[0] is the empty text before the leading "/"; one trailing "/" is
+        # allowed ("/health/" is "/health"), any other empty or dot segment is not.
+        if segments[0] or any(s in ("", ".", "..") for s in segments[1:-1]):
+            return False
+        if segments[-1] in (".", ".."):
+            return False
+        path = path[:-1] if len(path) > 1 and path.endswith("/") else path
         return path in self._exact or (path.rstrip("/") + "/").startswith(self._prefixes)
 
 
@@ -337,12 +347,7 @@ class TokenSource:
         """The token is the value of cookie ``name`` (see the class doc for CSRF)."""
         if isinstance(trusted_origins, str):
             raise ConfigurationError("trusted_origins must be a list of origins")
-        origins = frozenset(trusted_origins)
-        for origin in origins:
-            if not re.fullmatch(r"https?://[^/?#\s]+", origin):
-                raise ConfigurationError(
-                    f"trusted origin {origin!r} must be scheme://host[:port], no path"
-                )
+        origins = frozenset(_origin(origin) for origin in trusted_origins)
         header = _name(csrf_header, "csrf_header").lower() if csrf_header is not None else None
         if not isinstance(name, str) or not _TOKEN_NAME.fullmatch(name):
             raise ConfigurationError(f"cookie name {name!r} is not a valid cookie name")
@@ -398,6 +403,18 @@ class TokenSource:
         )
 
 
+def _origin(origin: object) -> str:
+    """A configured origin as a browser serialises it in ``Origin`` (RFC 6454 s6.2):
+    scheme and host in lower case, no default port."""
+    if not isinstance(origin, str) or not re.fullmatch(r"https?://[^/?#\s]+", origin, re.I):
+        raise ConfigurationError(f"trusted origin {origin!r} must be scheme://host[:port], no path")
+    origin = origin.lower()
+    for scheme, port in (("https://", ":443"), ("http://", ":80")):
+        if origin.startswith(scheme) and origin.endswith(port):
+            return origin.removesuffix(port)
+    return origin
+
+
 def _name(value: object, what: str) -> str:
     if not isinstance(value, str) or not _TOKEN_NAME.fullmatch(value):
         raise ConfigurationError(f"{what} {value!r} is not a valid HTTP header name")
@@ -445,11 +462,20 @@ def find_token(
         MalformedTokenError: a duplicated header or cookie.
         CrossSiteRequestError: a cookie token on an unsafe method without proof of origin.
     """
+    first: MissingTokenError | None = None
     for source in sources:
-        token = source.read(headers)
+        try:
+            token = source.read(headers)
+        except MissingTokenError as exc:
+            # An Authorization header of another scheme (Basic, in front of a staging
+            # site) or an empty header is no token here; the next source may hold one.
+            first = first or exc
+            continue
         if token is not None:
             source.check_origin(method, headers)
             return token, source
+    if first is not None and len(sources) == 1:
+        raise first
     where = ", ".join(repr(s) for s in sources)
     raise MissingTokenError(f"the request has no token (looked in {where})")
 

@@ -49,7 +49,8 @@ class CognitoASGIMiddleware:
         verifier: the ``CognitoVerifier`` that checks every token (``averify``).
         exclude_paths: paths left alone (health checks), matched as ``ExcludedPaths``
             (``"/health"`` also matches ``"/health/"``; an entry ending in ``/``
-            matches every path under it; dot segments are collapsed first).
+            matches every path under it; a path with ``.``, ``..`` or ``//`` segments is
+            never excluded).
         optional: ``False`` (the default) refuses anonymous requests with 401;
             ``True`` lets them through with ``scope["cognito.claims"] = None``. A
             token that is present but bad is refused either way. (``require=False``

@@ -742,7 +742,9 @@ class LambdaAuth:
         lists and objects as JSON text, booleans as ``true``/``false``) and
         ``ttlOverride``: the seconds AppSync may cache this answer, ``result_ttl`` (set
         it to the API's ``authorizerResultTtlInSeconds``; 0 disables caching; AppSync
-        allows at most 3600) but never past the token's ``exp``. ``deniedFields`` is
+        allows at most 3600) but never past the token's ``exp``, nor past the moment
+        the sign-in grows older than ``max_auth_age`` (this authorizer's or the
+        verifier's, the stricter). ``deniedFields`` is
         ``denied_fields(claims, event)`` when given, else absent.
 
         The token is the ``Authorization`` header value AppSync passes as
@@ -762,6 +764,9 @@ class LambdaAuth:
         if not 0 <= result_ttl <= 3600:
             raise ConfigurationError("result_ttl must be between 0 and 3600 seconds")
         clock: Callable[[], float] = getattr(self.verifier, "_clock", time.time)
+        own = getattr(self.verifier, "_requirements", None)
+        needs = _token.Requirements.build(groups, all_groups, scopes, all_scopes, max_auth_age)
+        max_age = (own.merged(needs) if own is not None else needs).max_auth_age
 
         def token_of(event: Event) -> str:
             value = event.get("authorizationToken")
@@ -777,7 +782,14 @@ class LambdaAuth:
                 return {"isAuthorized": False, "ttlOverride": 0}
             if denied is not None:
                 return {"isAuthorized": False, "ttlOverride": 0}
-            remaining = math.floor(claims.expires_at - clock())
+            now = clock()
+            remaining = math.floor(claims.expires_at - now)
+            if max_age is not None:
+                # A cached answer must not outlive the step-up rule it was decided
+                # under: AppSync would reuse it after the sign-in grew too old.
+                signed_in = _token.numeric_claim(claims._data, "auth_time", True)
+                assert signed_in is not None  # verify refused a token without it
+                remaining = min(remaining, math.floor(signed_in + max_age - now))
             answer: dict[str, Any] = {
                 "isAuthorized": True,
                 "resolverContext": _string_context(context(claims) if context else claims),

@@ -39,10 +39,22 @@ from django.utils.module_loading import import_string
 
 from ..alb import AlbVerifier
 from ..claims import Claims
-from ..errors import CognitoVerifyError, ConfigurationError, MissingTokenError
+from ..errors import (
+    CognitoVerifyError,
+    ConfigurationError,
+    CrossSiteRequestError,
+    MissingTokenError,
+)
 from ..verifier import CognitoVerifier
 from ._config import build_verifier, verifier_options
-from ._http import Authenticator, Credentials, bearer_token, json_default, refusal
+from ._http import (
+    SAFE_METHODS,
+    Authenticator,
+    Credentials,
+    bearer_token,
+    json_default,
+    refusal,
+)
 
 __all__ = [
     "SETTING",
@@ -416,9 +428,62 @@ class _Needs:
         self.optional = optional
 
 
+_CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"
+
+
+def _django_csrf(request: HttpRequest, needs: _Needs) -> HttpResponse | None:
+    """Django's own CSRF check, for a view we exempted from it, when the request carries
+    a cookie token source's cookie whose ``csrf_protection`` is off.
+
+    The exemption is right for bearer tokens, which a cross-site page cannot send; a
+    cookie the app left to Django's CSRF tokens (``csrf_protection=False``) must still
+    meet them. None when the request may proceed, else Django's 403.
+    """
+    if needs.optional:
+        return None  # an optional view was never exempted
+    if _CSRF_MIDDLEWARE not in settings.MIDDLEWARE:
+        return None
+    return _cookie_csrf(request)
+
+
+def _cookie_csrf(request: HttpRequest) -> HttpResponse | None:
+    """Django's CSRF check when the request carries the cookie of a token source whose
+    own ``csrf_protection`` is off (used where the view is exempt from
+    ``CsrfViewMiddleware``: decorators, Ninja). None when it may proceed, else the 403.
+
+    Raises:
+        MalformedTokenError: two cookies of that name.
+    """
+    if (request.method or "GET").upper() in SAFE_METHODS:
+        return None
+    headers = _headers(request)
+    unchecked = [
+        s
+        for s in get_authenticator().sources
+        if s.kind == "cookie" and not s.csrf_protection and s.read(headers) is not None
+    ]
+    if not unchecked:
+        return None
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    check = CsrfViewMiddleware(lambda r: HttpResponse())
+    check.process_request(request)
+    if check.process_view(request, None, (), {}) is None:
+        return None
+    return _refuse(
+        request,
+        CrossSiteRequestError(
+            "a state-changing request authenticated by a cookie without its own CSRF "
+            "rule failed Django's CSRF check"
+        ),
+    )
+
+
 def _check(request: HttpRequest, needs: _Needs) -> HttpResponse | None:
     """None when the request may proceed, else the refusal to answer."""
     try:
+        if (refused := _django_csrf(request, needs)) is not None:
+            return refused
         claims = getattr(request, "cognito_claims", _UNSET)
         if claims is _UNSET:  # no middleware: verify here, with this view's needs
             request.cognito_claims = request.alb_claims = None
@@ -443,6 +508,9 @@ def _check(request: HttpRequest, needs: _Needs) -> HttpResponse | None:
 async def _acheck(request: HttpRequest, needs: _Needs) -> HttpResponse | None:
     claims = getattr(request, "cognito_claims", _UNSET)
     try:
+        # No I/O in Django's CSRF check (cookies and headers only): run it in place.
+        if (refused := _django_csrf(request, needs)) is not None:
+            return refused
         if claims is None:
             if needs.optional:
                 return None

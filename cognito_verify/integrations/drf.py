@@ -35,7 +35,7 @@ from rest_framework.response import Response
 
 from ..claims import Claims
 from ..errors import CognitoVerifyError, ConfigurationError, ForbiddenError
-from ._http import NO_STORE, Refusal, refusal
+from ._http import NO_STORE, SAFE_METHODS, Refusal, refusal
 from .django import _headers, _store, get_authenticator, get_verifier, user_for
 
 __all__ = [
@@ -119,7 +119,34 @@ class CognitoAuthentication(BaseAuthentication):  # type: ignore[misc]
             claims = _store(django_request, found)
         if claims is None:
             return None
+        self._enforce_csrf(request)
         return user_for(django_request, claims), claims
+
+    def _enforce_csrf(self, request: Any) -> None:
+        """Django's CSRF check, as DRF's ``SessionAuthentication`` runs it for its
+        cookie, when the request carries the cookie of a token source whose own
+        ``csrf_protection`` is off: DRF views are exempt from ``CsrfViewMiddleware``,
+        so without this such a cookie would meet no CSRF check at all."""
+        django_request = request._request
+        if (django_request.method or "GET").upper() in SAFE_METHODS:
+            return
+        headers = _headers(django_request)
+        try:
+            unchecked = any(
+                s.kind == "cookie" and not s.csrf_protection and s.read(headers) is not None
+                for s in get_authenticator().sources
+            )
+        except CognitoVerifyError as exc:
+            raise self._refuse(request, exc) from None
+        if not unchecked:
+            return
+        from rest_framework.authentication import CSRFCheck
+
+        check = CSRFCheck(lambda r: None)
+        check.process_request(django_request)
+        reason = check.process_view(django_request, None, (), {})
+        if reason:
+            raise PermissionDenied(f"CSRF Failed: {reason}", code="csrf_failed")
 
     def _refuse(self, request: Any, exc: CognitoVerifyError) -> APIException:
         answer = refusal(exc)

@@ -24,7 +24,8 @@
 ``on_app_init`` adds the middleware, the OpenAPI ``http``/``bearer`` security scheme
 (and a security requirement for every operation) and the exception handler that
 answers refusals in this library's shape. A route leaves authentication with
-Litestar's own ``exclude_from_auth=True`` opt key, an ``exclude`` path pattern, or an
+Litestar's own ``exclude_from_auth=True`` opt key, an ``exclude`` path pattern
+(matched from the start of the path, unlike Litestar's search anywhere), or an
 excluded HTTP method (``OPTIONS`` by default).
 
 ``request.auth`` is the verified ``Claims``; ``request.user`` is what
@@ -149,6 +150,27 @@ def _claims_as_user(claims: Claims, connection: ASGIConnection[Any, Any, Any, An
     return claims
 
 
+def _anchored(exclude: str | list[str] | None) -> list[str] | None:
+    """``exclude`` patterns matched from the start of the path, at a segment boundary.
+
+    Litestar searches its ``exclude`` regex anywhere in the path, so ``"/health"`` would
+    also let ``/reports/health`` and ``/healthz`` through without a token. A pattern
+    that does not start with ``^`` is made to match from the start of the path and to
+    end where a segment ends (``"/health"``: ``/health`` and ``/health/...``;
+    ``"/static/"``: everything under it); one starting with ``^`` is kept as written.
+    """
+    if exclude is None:
+        return None
+    patterns = [exclude] if isinstance(exclude, str) else list(exclude)
+    out = []
+    for pattern in patterns:
+        if not pattern.startswith("^"):
+            boundary = "" if pattern.endswith("/") else "(?=/|$)"
+            pattern = f"^(?:{pattern}){boundary}"
+        out.append(pattern)
+    return out
+
+
 class CognitoAuthenticationMiddleware(AbstractAuthenticationMiddleware):
     """Verifies the bearer token (``averify``) of every HTTP and WebSocket connection
     not excluded; use ``CognitoAuth`` rather than this class directly.
@@ -171,7 +193,7 @@ class CognitoAuthenticationMiddleware(AbstractAuthenticationMiddleware):
     ) -> None:
         super().__init__(
             app,
-            exclude=exclude,
+            exclude=_anchored(exclude),
             exclude_from_auth_key=exclude_from_auth_key,
             exclude_http_methods=exclude_http_methods,
             scopes=scopes,
@@ -219,8 +241,11 @@ class CognitoAuth(AbstractSecurityConfig[Any, Claims]):
             one with the ``cognito_optional=True`` opt key). A token that is sent is
             always verified: a bad one is 401 even here.
         exclude / exclude_opt_key / exclude_http_methods / scopes: Litestar's own
-            exclusion settings for authentication middleware. Only ``OPTIONS`` is
-            excluded by default: a ``HEAD`` of a protected resource needs a token too.
+            exclusion settings for authentication middleware, except that an
+            ``exclude`` pattern is matched from the start of the path up to a segment
+            end (``"/health"`` is not ``/reports/health`` nor ``/healthz``; a pattern
+            starting with ``^`` is kept as written). Only ``OPTIONS`` is excluded by
+            default: a ``HEAD`` of a protected resource needs a token too.
         security_scheme_name / description: the OpenAPI ``http``/``bearer`` scheme.
     """
 

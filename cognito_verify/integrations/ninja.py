@@ -39,7 +39,7 @@ from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
 from ..claims import Claims
-from ..errors import CognitoVerifyError, MissingTokenError
+from ..errors import CognitoVerifyError, CrossSiteRequestError, MissingTokenError
 from ..verifier import CognitoVerifier
 from . import django as _django
 from ._http import Refusal, bearer_token, refusal
@@ -128,6 +128,14 @@ class _Base(HttpBearer):
             return None
         if claims is None:
             raise CognitoRefusal(MissingTokenError("the request has no bearer token"))
+        try:
+            # Ninja's views are exempt from CsrfViewMiddleware: a token the middleware
+            # took from a cookie without its own CSRF rule gets Django's check here.
+            refused = _django._cookie_csrf(request)
+        except CognitoVerifyError as exc:
+            raise CognitoRefusal(exc) from None
+        if refused is not None:
+            raise CognitoRefusal(CrossSiteRequestError("the request failed the CSRF check"))
         return cast(Claims, claims)
 
 

@@ -41,8 +41,8 @@ class CognitoWSGIMiddleware:
         verifier: the ``CognitoVerifier`` that checks tokens.
         exclude_paths: paths that skip authentication entirely (health checks), matched
             as ``ExcludedPaths`` (``"/health"`` also matches ``"/health/"``; an entry
-            ending in ``/`` matches every path below it), on the normalised
-            ``PATH_INFO``.
+            ending in ``/`` matches every path below it), on ``PATH_INFO``; a path
+            with ``.``, ``..`` or ``//`` segments is never excluded.
         optional: ``False`` (the default) answers 401 to a request without a token;
             ``True`` lets it through with ``environ["cognito.claims"] = None``. A bad
             token is refused either way. (``require=False`` is its deprecated old
