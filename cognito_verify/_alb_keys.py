@@ -6,10 +6,10 @@ single flight, bounded IO, maximum age, back-off, the stale window and fork safe
 exactly the JWKS ones. The kid reaching ``url_for`` has already passed ``_alb.parse``
 (a UUID), so no kid can point the request at another path or host.
 
-A never-seen kid is where invented kids arrive. ``KeyDirectory`` refuses new kids
-without a request for ``unknown_kid_cooldown`` after one that the endpoint did not
-know (HTTP 403/404); here the same window also starts after a never-seen kid whose
-fetch failed (timeout, 5xx), so an outage is not probed once per invented kid.
+A never-seen kid is where invented kids arrive. ``KeyDirectory`` probes one never-seen
+kid at a time, and after a probe that found nothing (HTTP 403/404, or a failed fetch:
+timeout, 5xx) refuses never-seen kids without a request for ``unknown_kid_cooldown``,
+so neither a flood of invented kids nor an outage costs a request per kid.
 """
 
 from __future__ import annotations
@@ -85,10 +85,6 @@ class AlbKeys:
         """Counters summed over every kid's source (plus refused new kids)."""
         return self._dir.stats
 
-    def _failed(self, kid: str) -> None:
-        # A never-seen kid that could not be fetched starts the new-kid window too.
-        self._dir._missed(kid)
-
     def get(self, kid: str) -> EllipticCurvePublicKey:
         """The P-256 key for ``kid``.
 
@@ -97,19 +93,11 @@ class AlbKeys:
             UnusableKeyError: the endpoint serves a key of another type for it.
             JWKSError: the endpoint cannot be reached and no key is cached.
         """
-        try:
-            return self._dir.get(kid)
-        except JWKSError:
-            self._failed(kid)
-            raise
+        return self._dir.get(kid)
 
     async def aget(self, kid: str) -> EllipticCurvePublicKey:
         """Async twin of :meth:`get`."""
-        try:
-            return await self._dir.aget(kid)
-        except JWKSError:
-            self._failed(kid)
-            raise
+        return await self._dir.aget(kid)
 
     def close(self) -> None:
         self._dir.close()

@@ -117,10 +117,11 @@ class TokenCache:
 _LIVE: weakref.WeakSet[TokenCache] = weakref.WeakSet()
 
 
-def _after_fork_in_child() -> None:
+def after_fork_in_child() -> None:
+    """New locks for every live cache (also run by ``_remote.check_fork``)."""
     for cache in list(_LIVE):
         cache._after_fork_in_child()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(after_in_child=after_fork_in_child)

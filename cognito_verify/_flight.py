@@ -13,6 +13,12 @@ in real time: a waiter never hangs, even if the leader's event loop stalls. A fl
 older than that on the policy's monotonic clock was abandoned (its loop stopped
 without cancelling it) and is replaced by the next caller.
 
+No second flight by a late caller: a caller decides to fetch (from the key set it
+read), then asks to lead. If a flight landed in between, the document was fetched
+after its decision, so that outcome is its answer: ``lead_or_join`` is given the
+``landed`` count read before the decision and tells such a caller to use that
+outcome (``lead_join_or_skip`` answers None) rather than lead a second fetch.
+
 Forks: ``after_fork_in_child`` gives the child a new lock and no flight. A flight
 in progress at the fork belongs to a parent thread the child does not have: the
 child never waits on it, and fetches on its own.
@@ -56,6 +62,7 @@ class SingleFlight:
         self.wait_limit = wait_limit
         self._lock = threading.Lock()
         self._current: Flight | None = None
+        self.landed = 0  # flights landed with an outcome; read before deciding to fetch
 
     def after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
@@ -63,12 +70,27 @@ class SingleFlight:
 
     def lead_or_join(self, kid: str | None, reason: str) -> tuple[Flight, bool]:
         """The flight to wait for, or a new one this caller leads (``True``)."""
+        step = self._enter(kid, reason, None)
+        assert step is not None  # only a ``since`` can answer None
+        return step
+
+    def lead_join_or_skip(
+        self, kid: str | None, reason: str, since: int
+    ) -> tuple[Flight, bool] | None:
+        """As :meth:`lead_or_join`, but None if a flight landed with an outcome since
+        ``landed`` read ``since``: that outcome answers this caller, who must look at
+        the key set again instead of fetching a second time."""
+        return self._enter(kid, reason, since)
+
+    def _enter(self, kid: str | None, reason: str, since: int | None) -> tuple[Flight, bool] | None:
         now = self._monotonic()
         with self._lock:
             current = self._current
             age = now - current.started if current is not None else 0.0
             if current is not None and age <= self.wait_limit:
                 return current, False
+            if current is None and since is not None and since != self.landed:
+                return None
             # A flight older than any wait had its leader abandoned (a task on an event
             # loop that stopped without cancelling it): without replacing it, every
             # later fetch would wait on it in vain.
@@ -86,6 +108,8 @@ class SingleFlight:
         with self._lock:
             if self._current is flight:
                 self._current = None
+            if not aborted:  # a flight cut short answered nobody
+                self.landed += 1
         flight.done.set()
 
     def _timed_out(self) -> JWKSError:

@@ -186,8 +186,13 @@ class Refresh(Generic[K]):
         self._failures_in_row = 0
         self._cooldown_until = -math.inf
         self.absent_until = -math.inf
+        # False for a pool's own endpoint: a 403/404 there is a misconfiguration or a
+        # passing fault (a proxy), never "this pool does not use it", so it is backed
+        # off as any failure (503) rather than learned for absent_cooldown (401).
+        self.learn_absent = True
         self._last_error: JWKSError | None = None
         self._stale_warned = False
+        self._settled_started = -math.inf  # when the last fetch settled here began
         self._lock = threading.Lock()
         self._unknown = self._new_memory()
         self._stats: dict[str, int] = {f.name: 0 for f in fields(KeyStats)}
@@ -212,6 +217,11 @@ class Refresh(Generic[K]):
     def stats(self) -> KeyStats:
         with self._lock:
             return KeyStats(**self._stats)
+
+    @property
+    def last_error(self) -> JWKSError | None:
+        """The last fetch's error; None after a success."""
+        return self._last_error
 
     def count(self, name: str) -> None:
         with self._lock:
@@ -308,13 +318,36 @@ class Refresh(Generic[K]):
     # --- outcomes ----------------------------------------------------------------------
 
     def settle(
-        self, kid: str | None, reason: str, outcome: KeySet[K] | JWKSError, elapsed: float
+        self,
+        kid: str | None,
+        reason: str,
+        outcome: KeySet[K] | JWKSError,
+        elapsed: float,
+        started: float,
     ) -> list[Note]:
-        """Apply a fetch's outcome; returns the log lines to write (lock released)."""
+        """Apply the outcome of a fetch that began at ``started`` (monotonic); returns
+        the log lines to write (lock released)."""
         notes: list[Note] = []
         with self._lock:
             now = self.monotonic()
             self._stats["fetches"] += 1
+            if started < self._settled_started:
+                # A stalled fetch landing after one that began later (its flight was
+                # replaced as abandoned): what it read is older than what is held, and
+                # would bring back keys withdrawn since.
+                if isinstance(outcome, JWKSError):
+                    self._stats["fetch_failures"] += 1
+                notes.append(
+                    (
+                        logging.INFO,
+                        "JWKS %s: a fetch that began %.1f s before the last one ended late; "
+                        "its outcome is ignored",
+                        self.label,
+                        self._settled_started - started,
+                    )
+                )
+                return notes
+            self._settled_started = max(self._settled_started, started)
             if isinstance(outcome, JWKSError):
                 self._failed(outcome, reason, elapsed, now, notes)
             else:
@@ -326,7 +359,7 @@ class Refresh(Generic[K]):
     ) -> None:
         self._stats["fetch_failures"] += 1
         self._last_error = error
-        if isinstance(error, DocumentAbsentError) and self.keyset is None:
+        if isinstance(error, DocumentAbsentError) and self.keyset is None and self.learn_absent:
             # 403/404 with nothing held: learnt for a cooldown, not retried per back-off
             # window; a pool that later starts serving here is picked up after it.
             self.absent_until = self.retry_at = now + self.policy.absent_cooldown

@@ -16,7 +16,9 @@ source is created.
 
 Forks: every ``RemoteKeys`` alive in a process is reset in a forked child by an
 ``os.register_at_fork`` hook: new locks, no flight, no connection (the parent's is
-dropped unused). Keys the parent held keep serving the child; from then on it
+dropped unused). A child forked without Python's hooks (uWSGI's workers, forked in
+C) is noticed by its pid at its first key lookup (``check_fork``) and reset then.
+Keys the parent held keep serving the child; from then on it
 fetches on its own.
 
 Plugging in another key source (an ALB's one PEM per ``kid``, a pool resolved at
@@ -33,12 +35,14 @@ import logging
 import math
 import os
 import random
+import threading
 import time
 import weakref
 from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from ._fetch import Fetcher
+from . import _cache
+from ._fetch import DocumentAbsentError, Fetcher
 from ._flight import Flight, SingleFlight
 from ._keyset import KeySet, NoUsableKeyError, Parser, jwks_keyset, parse_jwks
 from ._policy import Fetch, KeyPolicy, KeyStats, Refresh
@@ -64,6 +68,10 @@ class RemoteKeys(Generic[K]):
         policy: a ``KeyPolicy``.
         monotonic: the policy's clock (``time.monotonic``); tests inject their own.
         http_client / async_http_client: the user's ``httpx`` clients, if any.
+        learn_absent: learn a 403/404 (with no keys held) for ``absent_cooldown``
+            and refuse with ``UnknownKeyError`` meanwhile (True: an extra issuer form
+            or replica region, an ALB kid); False for a pool's own endpoint, where it
+            is a failure like any other (see ``disown_absent``).
 
     ``version`` (an int) changes whenever what the set would verify changes, and
     ``fresh_until`` is the monotonic instant the set reaches its maximum age: a
@@ -81,6 +89,7 @@ class RemoteKeys(Generic[K]):
         async_http_client: httpx.AsyncClient | None = None,
         rng: random.Random | None = None,
         label: str | None = None,
+        learn_absent: bool = True,
     ) -> None:
         policy = policy or KeyPolicy()
         self.url = url
@@ -88,6 +97,7 @@ class RemoteKeys(Generic[K]):
         self.policy = policy
         self._parse = parse
         self._refresh: Refresh[K] = Refresh(self.label, policy, monotonic, rng)
+        self._refresh.learn_absent = learn_absent
         # A leader's fetch ends within the timeout; the margin covers scheduling.
         self._flights = SingleFlight(self.label, monotonic, policy.timeout + 1.0)
         self._fetcher = Fetcher(
@@ -111,6 +121,18 @@ class RemoteKeys(Generic[K]):
     def keyset(self) -> KeySet[K] | None:
         return self._refresh.keyset
 
+    @property
+    def failed(self) -> bool:
+        """True while no key set is held and the last fetch failed (not a 403/404)."""
+        error = self._refresh.last_error
+        return (
+            self.keyset is None and error is not None and not isinstance(error, DocumentAbsentError)
+        )
+
+    def disown_absent(self) -> None:
+        """This URL is a pool's own endpoint: a 403/404 is a failure, not learned."""
+        self._refresh.learn_absent = False
+
     def after_fork_in_child(self) -> None:
         self._refresh.after_fork_in_child()
         self._flights.after_fork_in_child()
@@ -118,14 +140,21 @@ class RemoteKeys(Generic[K]):
 
     # --- the flow, once ------------------------------------------------------------------
 
-    def _flow(self, kid: str, first: Fetch) -> Generator[_Step, None, K]:
+    def _flow(self, kid: str, first: Fetch, since: int) -> Generator[_Step, None, K]:
+        """``first``: the plan made after reading ``since`` (the flights landed)."""
         step: K | Fetch = first
         for attempt in range(3):
             if attempt:
+                since = self._flights.landed
                 step = self._refresh.plan(kid, True)
             if not isinstance(step, Fetch):
                 return step
-            flight, leader = self._flights.lead_or_join(kid, step.reason)
+            entered = self._flights.lead_join_or_skip(kid, step.reason, since)
+            if entered is None:
+                # A fetch landed after this caller decided to fetch: its outcome is the
+                # answer (a second request now could only repeat it, or feed a flood).
+                break
+            flight, leader = entered
             if not leader and step.serve is not None:
                 self._refresh.count("cache_hits")
                 serve: K = step.serve
@@ -163,7 +192,9 @@ class RemoteKeys(Generic[K]):
             outcome = body
         notes = []
         if outcome is not None:
-            notes = self._refresh.settle(flight.kid, flight.reason, outcome, elapsed)
+            notes = self._refresh.settle(
+                flight.kid, flight.reason, outcome, elapsed, flight.started
+            )
             self.fresh_until = self._refresh.fresh_until
             self.version = self._refresh.version
         error = outcome if isinstance(outcome, JWKSError) else None
@@ -206,10 +237,12 @@ class RemoteKeys(Generic[K]):
             UnknownKeyError / UnusableKeyError: the token names no usable key.
             JWKSError: no key set is available.
         """
+        check_fork()
+        since = self._flights.landed  # before the plan: see ``_flight``
         step = self._refresh.plan(kid, True)
         if not isinstance(step, Fetch):
             return step  # the common case, without building the flow
-        result: K = self._drive(self._flow(kid, step))
+        result: K = self._drive(self._flow(kid, step, since))
         return result
 
     def refresh(self) -> None:
@@ -218,6 +251,7 @@ class RemoteKeys(Generic[K]):
         Raises:
             JWKSError: that fetch did not yield a usable key set.
         """
+        check_fork()
         self._drive(self._refresh_flow())
 
     # --- async driver ------------------------------------------------------------------
@@ -251,14 +285,17 @@ class RemoteKeys(Generic[K]):
 
     async def aget(self, kid: str) -> K:
         """Async twin of :meth:`get` (asyncio, uvloop or trio)."""
+        check_fork()
+        since = self._flights.landed
         step = self._refresh.plan(kid, True)
         if not isinstance(step, Fetch):
             return step
-        result: K = await self._adrive(self._flow(kid, step))
+        result: K = await self._adrive(self._flow(kid, step, since))
         return result
 
     async def arefresh(self) -> None:
         """Async twin of :meth:`refresh`."""
+        check_fork()
         await self._adrive(self._refresh_flow())
 
     def close(self) -> None:
@@ -296,6 +333,8 @@ class _ForkAware(Protocol):
 
 
 _LIVE: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
+_PID = [os.getpid()]  # the process the layer's state belongs to
+_RESETTING = threading.Lock()
 
 
 def reset_in_child(obj: _ForkAware) -> None:
@@ -304,8 +343,27 @@ def reset_in_child(obj: _ForkAware) -> None:
 
 
 def _after_fork_in_child() -> None:
+    global _RESETTING
+    _RESETTING = threading.Lock()
+    _PID[0] = os.getpid()
     for obj in list(_LIVE):
         obj.after_fork_in_child()
+    _cache.after_fork_in_child()
+
+
+def check_fork() -> None:
+    """Reset the layer now if this process was forked without Python's at-fork hooks.
+
+    uWSGI forks its workers in C: unless it runs with ``--py-call-uwsgi-fork-hooks``,
+    ``os.register_at_fork`` hooks never run in them, and every worker would share the
+    master's keep-alive connection, flights and locks. The pid tells: every key
+    lookup calls this (one ``getpid``), and the first one in such a child resets
+    everything the hook would have.
+    """
+    if os.getpid() != _PID[0]:
+        with _RESETTING:
+            if os.getpid() != _PID[0]:
+                _after_fork_in_child()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork

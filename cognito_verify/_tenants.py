@@ -26,7 +26,14 @@ UserPool | None``, about pools it has not been configured with. The rules:
 * **Failures fail closed, with 503** (``PoolResolverError``): the resolver raised,
   timed out (``pool_resolver_timeout``, async resolvers; sync callers waiting for
   another caller's call), or answered something else than a valid ``UserPool`` or
-  None. Failures are not remembered: the next token asks again.
+  None.
+* **A failing resolver is backed off, for every pool at once** (a database that is
+  down is down for all tenants, and invented pool ids must not become calls to it):
+  after the n-th failed call in a row, no call for any pool not held for
+  ``min(policy.retry_cap, policy.retry_base * 2**(n-1))`` seconds times a jitter
+  of 0.5-1 (the key fetches' back-off), then one call at a time until one answers.
+  Tokens needing a call meanwhile get the 503 at once, naming the last failure;
+  pools held keep serving. The first answer (a pool or None) ends the back-off.
 * **Single flight per pool id**, over threads and the tasks of any event loop: many
   concurrent first tokens of a new tenant cause one resolver call (the key layer's
   ``SingleFlight``; waits are bounded, abandoned leaders replaced).
@@ -42,6 +49,7 @@ import inspect
 import itertools
 import logging
 import math
+import random
 import threading
 from collections.abc import Awaitable, Callable, Generator
 from collections.abc import Set as AbstractSet
@@ -53,7 +61,7 @@ from ._fetch import import_async_backends, tls_context
 from ._flight import Flight, SingleFlight
 from ._policy import KeyPolicy, KeyStats
 from ._pool import PoolConfig, UserPool, parse_issuer, resolve
-from ._remote import RemoteKeys, StaticKeys, reset_in_child
+from ._remote import RemoteKeys, StaticKeys, check_fork, reset_in_child
 from .errors import ConfigurationError, InvalidIssuerError, JWKSError, PoolResolverError
 
 if TYPE_CHECKING:
@@ -95,6 +103,8 @@ class PoolResolverStats(NamedTuple):
         resolved: calls that returned a usable ``UserPool``.
         refused: calls that returned None (or a pool with another id).
         failures: calls that raised, timed out or returned something unusable.
+        backed_off: tokens refused (503) without a call while the resolver was
+            failing (see the back-off in the module docstring).
         refusal_hits: tokens refused from the remembered refusals, without a call.
         evictions: resolved pools dropped from the LRU to make room.
         pools_held: resolved pools currently held.
@@ -107,6 +117,7 @@ class PoolResolverStats(NamedTuple):
     refusal_hits: int = 0
     evictions: int = 0
     pools_held: int = 0
+    backed_off: int = 0
 
 
 class Need(NamedTuple):
@@ -208,8 +219,22 @@ class Tenants:
         # oldest are dropped (a waiter that finds none looks in the caches again).
         self._outcomes: dict[Flight, Tenant | None] = {}
         self._counts = dict.fromkeys(
-            ("calls", "resolved", "refused", "failures", "refusal_hits", "evictions"), 0
+            (
+                "calls",
+                "resolved",
+                "refused",
+                "failures",
+                "refusal_hits",
+                "evictions",
+                "backed_off",
+            ),
+            0,
         )
+        # The back-off of a failing resolver, global (see the module docstring).
+        self._rng = random.Random()
+        self._failures_in_row = 0
+        self._retry_at = -math.inf
+        self._last_failure = ""
         self._retired_stats = KeyStats()
         # Resolved pools are https: the TLS context is built now, not on the first
         # tenant's request (on an event loop, that would stall it).
@@ -287,6 +312,7 @@ class Tenants:
 
     def lookup(self, iss: str) -> tuple[PoolConfig, TenantKeys] | Need | None:
         """The resolved pool for ``iss``, a ``Need`` to resolve it, or None (refused)."""
+        check_fork()
         parsed = parse_issuer(iss)
         if parsed is None:
             return None  # not exactly a Cognito issuer: never reaches the resolver
@@ -397,6 +423,7 @@ class Tenants:
                     outcome: object = _NEEDED
                     try:
                         try:
+                            self._gate()
                             outcome = self._settle(need, self._call(need))
                         except PoolResolverError as exc:
                             outcome = exc
@@ -406,7 +433,7 @@ class Tenants:
                     try:
                         flights.wait(flight)
                     except JWKSError:
-                        raise self._failure(need, "did not answer in time") from None
+                        raise self._failure(need, "did not answer in time", call=False) from None
                 flights, flight, leader = flow.send(None)
         except StopIteration as stop:
             return self._answer(stop.value, need)
@@ -422,6 +449,7 @@ class Tenants:
                     outcome: object = _NEEDED
                     try:
                         try:
+                            self._gate()
                             outcome = self._settle(need, await self._acall(need))
                         except PoolResolverError as exc:
                             outcome = exc
@@ -432,7 +460,7 @@ class Tenants:
                     try:
                         await flights.await_(flight)
                     except JWKSError:
-                        raise self._failure(need, "did not answer in time") from None
+                        raise self._failure(need, "did not answer in time", call=False) from None
                 flights, flight, leader = flow.send(None)
         except StopIteration as stop:
             return self._answer(stop.value, need)
@@ -474,15 +502,58 @@ class Tenants:
             raise self._failure(need, f"did not answer within {self.timeout:g} s")
         return answer
 
-    def _failure(self, need: Need, what: str) -> PoolResolverError:
-        self._count("failures")
+    def _gate(self) -> None:
+        """Before a call: refuse (503, no call) while backing off; while failing, one
+        call at a time (the others are refused until it answers)."""
+        now = self._monotonic()
+        with self._lock:
+            if now < self._retry_at:
+                self._counts["backed_off"] += 1
+                message = (
+                    f"the pool resolver is not asked for {self._retry_at - now:.1f} s more "
+                    f"(its last call {self._last_failure}); the token is refused"
+                )
+            else:
+                if self._failures_in_row:
+                    # Half open: this call probes; others wait out its bound, not call.
+                    self._retry_at = now + self.timeout + 1.0
+                return
+        raise PoolResolverError(message)
+
+    def _answered(self) -> None:
+        """A call answered (a pool or None): the resolver works, the back-off ends."""
+        with self._lock:
+            recovered, self._failures_in_row = self._failures_in_row, 0
+            self._retry_at = -math.inf
+        if recovered:
+            log.info("pool_resolver answers again after %d failed call(s)", recovered)
+
+    def _failure(self, need: Need, what: str, call: bool = True) -> PoolResolverError:
+        """A failed call (``call``) backs the resolver off; a caller that gave up
+        waiting for another's call only counts."""
+        delay = 0.0
+        with self._lock:
+            self._counts["failures"] += 1
+            if call:
+                self._failures_in_row += 1
+                policy = self.policy
+                delay = min(policy.retry_cap, policy.retry_base * 2 ** (self._failures_in_row - 1))
+                delay *= self._rng.uniform(0.5, 1.0)
+                self._retry_at = self._monotonic() + delay
+                self._last_failure = what
         # The pool id may be logged: parse_issuer lets only [0-9A-Za-z_-] through.
-        log.error("pool_resolver %s for pool %s; its tokens get 503", what, need.pool_id)
+        log.error(
+            "pool_resolver %s for pool %s; its tokens get 503 (no call for %.1f s)",
+            what,
+            need.pool_id,
+            delay,
+        )
         return PoolResolverError(f"the pool resolver {what}; the token is refused")
 
     def _settle(self, need: Need, result: object) -> Tenant | None:
         """Turn the resolver's answer into a held Tenant, or a remembered refusal."""
         if result is None:
+            self._answered()
             self._refuse(need)
             return None
         if not isinstance(result, UserPool):
@@ -493,12 +564,14 @@ class Tenants:
                 "pool_resolver answered pool %s with a UserPool for another pool id; refused",
                 need.pool_id,
             )
+            self._answered()
             self._refuse(need)
             return None
         try:
             config = resolve(result)
         except (ConfigurationError, TypeError) as exc:
             raise self._failure(need, f"returned an invalid UserPool ({_reason(exc)})") from None
+        self._answered()
         expires = self._monotonic() + self.cache_ttl
         with self._lock:
             old = self._pools.get(need.pool_id)
@@ -538,6 +611,8 @@ class Tenants:
                     http_client=self._clients[0],
                     async_http_client=self._clients[1],
                 )
+            if iss == config.issuers[0]:
+                remote.disown_absent()  # the pool's own endpoint (see _policy)
             built[url] = keys[iss] = remote
         tenant = Tenant(config, keys, expires)
         with self._lock:

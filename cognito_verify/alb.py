@@ -61,6 +61,18 @@ class AlbVerifier:
         allow_insecure_keys_url: allow a plain-http ``public_keys_url`` on a
             non-loopback host.
         max_token_length: longer inputs are refused before any decoding.
+        trusted_origins / csrf_header / csrf_protection: the cross-site request rule
+            the adapters apply to requests this load balancer authenticated (see
+            below); the same settings as ``TokenSource.cookie``.
+
+    Behind an ``authenticate-cognito`` rule the load balancer adds its headers to every
+    request that carries its session cookie (``AWSELBAuthSessionCookie-*``), requests
+    other sites start included: for the app they are a cookie. So an adapter given
+    ``alb=`` refuses an unsafe method (anything but GET, HEAD, OPTIONS, TRACE) or a
+    WebSocket handshake that shows no proof of coming from the app's own pages
+    (``Sec-Fetch-Site: same-origin``, an ``Origin`` in ``trusted_origins``, or the
+    ``csrf_header``) with ``CrossSiteRequestError`` (403), before any verification.
+    ``csrf_protection=False`` turns this off for apps with CSRF tokens of their own.
 
     Raises:
         TypeError: ``client_id`` was not given.
@@ -82,6 +94,9 @@ class AlbVerifier:
         async_http_client: httpx.AsyncClient | None = None,
         allow_insecure_keys_url: bool = False,
         max_token_length: int = DEFAULT_MAX_TOKEN_LENGTH,
+        trusted_origins: Sequence[str] = (),
+        csrf_header: str | None = "X-Requested-With",
+        csrf_protection: bool = True,
     ) -> None:
         if client_id is MISSING:
             raise TypeError(
@@ -107,6 +122,18 @@ class AlbVerifier:
         _fetch.check_clients(http_client, async_http_client)
         if not isinstance(max_token_length, int) or max_token_length < 256:
             raise ConfigurationError("max_token_length must be an int of at least 256")
+        if isinstance(trusted_origins, str) or not all(
+            isinstance(origin, str) for origin in trusted_origins
+        ):
+            raise ConfigurationError("trusted_origins must be a list of origins")
+        if csrf_header is not None and not isinstance(csrf_header, str):
+            raise ConfigurationError("csrf_header must be a header name or None")
+        if not isinstance(csrf_protection, bool):
+            raise ConfigurationError("csrf_protection must be True or False")
+        #: The cross-site request rule the adapters apply (checked in full by them).
+        self.trusted_origins = tuple(trusted_origins)
+        self.csrf_header = csrf_header
+        self.csrf_protection = csrf_protection
         self._leeway = float(leeway)
         self._clock = clock
         self._max_length = max_token_length

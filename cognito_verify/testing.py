@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from cryptography.hazmat.primitives import hashes
@@ -317,7 +317,41 @@ class LocalUserPool:
             yield server
 
 
-class JWKSServer:
+_Server = TypeVar("_Server", bound="_LoopbackServer")
+
+
+class _LoopbackServer:
+    """A ThreadingHTTPServer on 127.0.0.1 served from a daemon thread while the
+    ``with`` block runs; subclasses build ``self._server`` with their handler."""
+
+    _server: ThreadingHTTPServer
+
+    def _listen(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    def _address(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self: _Server) -> _Server:
+        # A short poll interval: shutdown() waits up to one interval, and the default
+        # 0.5 s would add half a second to every test that uses a server.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+
+class JWKSServer(_LoopbackServer):
     """A real loopback HTTP server answering GET on ``path`` with a JWKS.
 
     ``request_count`` counts the requests it answered; ``jwks_url`` is its address.
@@ -349,29 +383,11 @@ class JWKSServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._listen(Handler, port)
 
     @property
     def jwks_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{self.path}"
-
-    def __enter__(self) -> JWKSServer:
-        # A short poll interval: shutdown() waits up to one interval, and the default
-        # 0.5 s would add half a second to every test that uses a server.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        return self._address() + self.path
 
 
 # --- Application Load Balancer ----------------------------------------------------------
@@ -556,7 +572,7 @@ class LocalAlb:
             yield server
 
 
-class AlbKeyServer:
+class AlbKeyServer(_LoopbackServer):
     """A real loopback HTTP/1.1 (keep-alive) server answering ``GET /{kid}`` with the
     PEM ``pem(kid)`` returns, 404 when it returns None.
 
@@ -595,24 +611,8 @@ class AlbKeyServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._listen(Handler)
 
     @property
     def public_keys_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> AlbKeyServer:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        return self._address()

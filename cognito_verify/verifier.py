@@ -337,6 +337,8 @@ class CognitoVerifier:
                         async_http_client=async_http_client,
                     )
                     self._remote[url] = source
+                    if iss == pool.issuers[0]:
+                        source.disown_absent()  # the pool's own endpoint (see _policy)
                 self._by_issuer[iss] = (pool, source)
         self._tenants = resolved_pools(
             pool_resolver,

@@ -301,7 +301,17 @@ CASES: list[tuple[str, str, str, H, int, str | None]] = [
         None,
     ),
     ("cookie", "bearer_ignored", "GET", bearer, 401, "missing_token"),
-    ("alb", "alb_headers", "POST", lambda w: w.alb.headers(), 200, None),
+    ("alb", "alb_get", "GET", lambda w: w.alb.headers(), 200, None),
+    # The load balancer's headers ride on its session cookie: the cookie rule.
+    ("alb", "alb_post_cross_site", "POST", lambda w: w.alb.headers(), 403, "cross_site_request"),
+    (
+        "alb",
+        "alb_post_same_origin",
+        "POST",
+        lambda w: w.alb.headers() | {"Sec-Fetch-Site": "same-origin"},
+        200,
+        None,
+    ),
     ("alb", "no_data", "GET", in_header, 401, "missing_token"),
     ("alb", "other_signer", "GET", lambda w: w.forged.headers(), 401, "invalid_signer"),
     ("alb_only", "data", "GET", lambda w: {"x-amzn-oidc-data": w.alb.data_token()}, 200, None),

@@ -174,3 +174,129 @@ def test_a_forked_child_uses_held_keys_and_fetches_new_ones_on_its_own(
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
     assert keys.get(held) is first
     assert server.requests == 2  # the parent's first fetch and the child's new kid
+
+
+def _flood(keys: KeyDirectory[Any], kids: list[str], how: str) -> list[object]:
+    """Every kid looked up at once, by threads or by asyncio tasks; the outcomes."""
+    if how == "threads":
+        out: list[object] = []
+        lock = threading.Lock()
+
+        def one(kid: str) -> None:
+            try:
+                got: object = keys.get(kid)
+            except Exception as exc:  # noqa: BLE001 - recorded and asserted on
+                got = exc
+            with lock:
+                out.append(got)
+
+        threads = [threading.Thread(target=one, args=(k,)) for k in kids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        return out
+
+    async def main() -> list[object]:
+        return list(await asyncio.gather(*(keys.aget(k) for k in kids), return_exceptions=True))
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("how", ["threads", "tasks"])
+@pytest.mark.parametrize("endpoint", ["404", "500"])
+def test_a_concurrent_flood_of_new_kids_costs_one_request_per_window(
+    server: PemServer, clock: Clock, how: str, endpoint: str
+) -> None:
+    real = server.publish()
+    keys = directory(server, clock, unknown_kid_cooldown=10)
+    assert keys.get(real)
+    server.delay = 0.2  # every invented kid arrives while the first probe is out
+    if endpoint == "500":
+        server.status = 500  # an outage: the held kid's document fails too
+    invented = [str(uuid.uuid4()) for _ in range(60)]
+    out = _flood(keys, invented, how)
+    assert len(out) == 60
+    assert all(isinstance(x, UnknownKeyError | JWKSError) for x in out), out
+    assert server.requests == 2  # the real kid, then one invented kid: one per window
+    # Bounded memory: names that were never found are not held.
+    assert len(keys._sources) <= 2
+    for _ in range(3):
+        with pytest.raises((UnknownKeyError, JWKSError)):
+            keys.get(str(uuid.uuid4()))
+    assert server.requests == 2
+    server.delay = 0.0
+    server.status = 200
+    clock.advance(11)  # the window ends: a kid published meanwhile is found
+    later = server.publish()
+    assert keys.get(later) and keys.get(real)
+    assert server.requests == 3
+
+
+def test_a_held_kid_serves_and_a_second_genuine_kid_waits_for_the_probe(
+    server: PemServer, clock: Clock
+) -> None:
+    """Two genuine new kids at once (a rotation seen by a cold process): the second
+    waits for the first one's fetch instead of being refused."""
+    a, b = server.publish(), server.publish()
+    keys = directory(server, clock)
+    server.delay = 0.2
+    out = _flood(keys, [a, b, a, b], "threads")
+    assert all(isinstance(x, ec.EllipticCurvePublicKey) for x in out), out
+    assert server.requests == 2
+
+
+def test_a_probe_cancelled_under_trio_poisons_nothing(server: PemServer, clock: Clock) -> None:
+    import trio
+
+    a, b = server.publish(), server.publish()
+    keys = directory(server, clock)
+    server.delay = 0.5
+    outcome: list[object] = []
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(keys.aget, a)  # leads the probe of a
+            while server.requests < 1:
+                await trio.sleep(0.005)
+
+            async def waiter() -> None:
+                outcome.append(await keys.aget(b))  # waits for the probe, then its own
+
+            nursery.start_soon(waiter)
+            await trio.sleep(0.05)
+            nursery.cancel_scope.cancel()  # both cancelled, the probe mid-fetch
+        server.delay = 0.0
+        # Nothing was learned from the cancelled probe: no window, no stuck flight.
+        outcome.append(await keys.aget(b))
+        outcome.append(await keys.aget(a))
+
+    trio.run(main)
+    assert all(isinstance(x, ec.EllipticCurvePublicKey) for x in outcome), outcome
+    assert len(outcome) == 2
+    assert keys.stats.unknown_kid_rejections == 0
+
+
+def test_a_caller_refused_by_the_window_as_it_leads_a_probe_lands_it(
+    server: PemServer, clock: Clock
+) -> None:
+    """A caller that becomes the probe's leader just as another probe's miss opened the
+    window is refused; its probe must land, or every new name would wait on it."""
+    real = server.publish()
+    keys = directory(server, clock, unknown_kid_cooldown=10)
+    original = keys._probes.lead_or_join
+    opened = [False]
+
+    def lead_or_join(kid: str | None, reason: str) -> Any:
+        step = original(kid, reason)
+        if not opened[0]:
+            opened[0] = True
+            keys._new_refused_until = clock() + 10  # a miss landed meanwhile
+        return step
+
+    keys._probes.lead_or_join = lead_or_join  # type: ignore[method-assign]
+    with pytest.raises(UnknownKeyError):
+        keys.get(str(uuid.uuid4()))
+    assert keys._probes._current is None  # landed, not left in flight
+    clock.advance(11)
+    assert keys.get(real)  # the next probe is not stuck behind it

@@ -25,6 +25,7 @@ from cognito_verify import (
     UnusableKeyError,
 )
 from cognito_verify._fetch import Fetcher
+from cognito_verify._remote import RemoteKeys
 from cognito_verify.testing import LocalUserPool
 from tests.conftest import Clock
 from tests.jwks_fault_server import FaultServer, forged, make, token, wait_until
@@ -448,9 +449,32 @@ def test_closed_or_foreign_loop_async_client_still_serves_cached_keys(
     assert verifier.stats.fetch_failures >= 1 and verifier.stats.stale_hits >= 2
 
 
-def test_a_404_from_the_default_client_is_learned_too(
+@pytest.mark.parametrize("how", ["sync", "async"])
+def test_a_404_from_the_default_client_is_learned_too(server: FaultServer, how: str) -> None:
+    # An extra endpoint (another issuer form, a replica region) through the default
+    # client (httpcore): its 404 is learned for the absent cooldown.
+    mono = Clock(0.0)
+    extra: RemoteKeys[Any] = RemoteKeys(server.url + ".missing", monotonic=mono)
+
+    def get() -> Any:
+        return extra.get("kid") if how == "sync" else asyncio.run(extra.aget("kid"))
+
+    for _ in range(20):
+        with pytest.raises(UnknownKeyError, match="serves no keys"):
+            get()
+        mono.advance(10)  # many back-off windows, one absent cooldown
+    assert server.requests == 1
+    mono.advance(101)
+    with pytest.raises(UnknownKeyError):
+        get()
+    assert server.requests == 2
+
+
+def test_a_404_from_a_pools_own_endpoint_is_a_503_backed_off_not_learned(
     server: FaultServer, rpool: LocalUserPool, clock: Clock, run: Run
 ) -> None:
+    # The pool's own endpoint answering 404 is a misconfiguration or a passing fault:
+    # a 503 like any failure (genuine tokens are not called unknown), backed off.
     mono = Clock(0.0)
     verifier = CognitoVerifier(
         rpool.user_pool_id,
@@ -461,14 +485,12 @@ def test_a_404_from_the_default_client_is_learned_too(
         monotonic=mono,
     )
     for _ in range(20):
-        with pytest.raises(UnknownKeyError, match="serves no keys"):
+        with pytest.raises(JWKSError, match="HTTP 404") as info:
             run(verifier, token(rpool, clock))
-        mono.advance(10)  # many back-off windows, one absent cooldown
-    assert server.requests == 1
-    mono.advance(101)
-    with pytest.raises(UnknownKeyError):
-        run(verifier, token(rpool, clock))
-    assert server.requests == 2
+        assert info.value.status_code == 503
+        mono.advance(10)
+    # Back-off 0.5-1 s doubling to the 60 s cap over 200 s: far fewer than 20 requests.
+    assert 4 <= server.requests <= 9
 
 
 class ExplodingSync(httpx.BaseTransport):

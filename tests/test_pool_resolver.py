@@ -26,6 +26,7 @@ from cognito_verify import (
     InvalidClientError,
     InvalidIssuerError,
     JWKSError,
+    KeyPolicy,
     PoolResolverError,
     UserPool,
 )
@@ -526,6 +527,9 @@ def test_an_unusable_answer_is_a_503_not_remembered(
     assert info.value.status_code == 503 and info.value.code == "pool_resolver_failed"
     assert isinstance(info.value, JWKSError)
     directory.answer = None
+    with pytest.raises(PoolResolverError):
+        run(v, a.access_token("x"))  # backed off: no call (tests/test_pool_resolver.py)
+    clock.advance(60)
     assert run(v, a.access_token("x"))["username"] == "x"
     assert len(directory.calls) == 2
     assert v.pool_resolver_stats.failures == 1
@@ -544,7 +548,8 @@ def test_a_raising_resolver_fails_closed_with_503_and_recovers(
             run(v, tok)
         assert "ConnectionError" in info.value.message
         assert "secret-dsn" not in info.value.message
-    assert len(directory.calls) == 2  # failures are not remembered
+        clock.advance(60)  # past the back-off: each failure is a new call
+    assert len(directory.calls) == 2
     assert tok not in caplog.text
     directory.fail = None
     assert run(v, tok)["username"] == "x"
@@ -855,3 +860,90 @@ def test_over_real_http_with_an_async_resolver_under_uvicorn(
         stranger.user_pool_id,
         "eu-west-1_TenantH4",
     ]
+
+
+# --- a failing resolver under load: backed off ---------------------------------------------
+
+
+def forged_for(attacker: LocalUserPool, pool_id: str) -> str:
+    iss = f"https://cognito-idp.eu-west-1.amazonaws.com/{pool_id}"
+    return attacker.access_token("mallory", claims={"iss": iss})
+
+
+def test_a_failing_resolver_is_called_once_per_backoff_delay_under_load(
+    directory: Directory, shared_key: Any, clock: Clock, run: Run
+) -> None:
+    held = directory.add(tenant(shared_key, clock, "TenantB1"))
+    new = directory.add(tenant(shared_key, clock, "TenantB2"))
+    policy = KeyPolicy(retry_base=1, retry_cap=8, timeout=5)
+    v = CognitoVerifier(pool_resolver=directory, clock=clock, monotonic=clock, key_policy=policy)
+    assert run(v, held.access_token("alice"))["username"] == "alice"
+    directory.fail = ConnectionError("database down")
+    attacker = LocalUserPool("eu-west-1_Attacker2", ("x",), clock=clock, key=shared_key)
+    tokens = [new.access_token("bob")] + [
+        forged_for(attacker, f"eu-west-1_{uuid.uuid4().hex[:9]}") for _ in range(100)
+    ]
+    calls = len(directory.calls)
+    for tok in tokens:
+        with pytest.raises(PoolResolverError) as info:
+            run(v, tok)
+        assert info.value.status_code == 503
+        assert "ConnectionError" in info.value.message  # what failed, every time
+    assert len(directory.calls) == calls + 1  # one call for 101 tokens of 101 pools
+    # The pool held before the outage serves on; nothing it needs is asked.
+    assert run(v, held.access_token("alice"))["username"] == "alice"
+    # Exponential back-off (jitter x0.5-1), capped: one call per delay at most.
+    for delay in (1, 2, 4, 8, 8, 8):
+        clock.advance(delay)
+        for tok in tokens[:20]:
+            with pytest.raises(PoolResolverError):
+                run(v, tok)
+        assert len(directory.calls) == calls + 2
+        calls += 1
+    stats = v.pool_resolver_stats
+    assert stats.failures == 7 and stats.backed_off >= 100
+    # Recovery: the first call after the delay succeeds and ends the back-off.
+    directory.fail = None
+    clock.advance(8)
+    assert run(v, new.access_token("bob"))["username"] == "bob"
+    assert run(v, tokens[0])["username"] == "bob"
+
+
+def test_the_backoff_holds_for_concurrent_threads_and_tasks(
+    directory: Directory, shared_key: Any, clock: Clock
+) -> None:
+    directory.fail = TimeoutError("database timeout")
+    attacker = LocalUserPool("eu-west-1_Attacker3", ("x",), clock=clock, key=shared_key)
+    v = verifier(directory, clock)
+    tokens = [forged_for(attacker, f"eu-west-1_{uuid.uuid4().hex[:9]}") for _ in range(40)]
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def one(tok: str) -> None:
+        try:
+            v.verify(tok)
+        except BaseException as exc:  # noqa: BLE001 - recorded and asserted on
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(t,)) for t in tokens]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+
+    async def tasks() -> list[Any]:
+        return list(
+            await asyncio.gather(*(v.averify(t) for t in tokens), return_exceptions=True)
+        )
+
+    errors += asyncio.run(tasks())
+    assert len(errors) == 80 and all(isinstance(e, PoolResolverError) for e in errors)
+    # Concurrent first calls of different pools may each have started before the first
+    # failure landed; none is started after it.
+    assert 1 <= len(directory.calls) <= 40
+    before = len(directory.calls)
+    for tok in tokens:
+        with pytest.raises(PoolResolverError):
+            v.verify(tok)
+    assert len(directory.calls) == before

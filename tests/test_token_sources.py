@@ -184,13 +184,55 @@ def test_alb_and_access_token_together(
 def test_alb_only(verifiers: tuple[CognitoVerifier, AlbVerifier], alb: LocalAlb) -> None:
     _, data = verifiers
     auth = Authenticator(None, alb=data)
-    creds = auth.authenticate("POST", view({"x-amzn-oidc-data": alb.data_token("carol")}))
+    same_origin = {"sec-fetch-site": "same-origin"}
+    creds = auth.authenticate(
+        "POST", view({"x-amzn-oidc-data": alb.data_token("carol"), **same_origin})
+    )
     assert creds.claims is creds.alb_claims and creds.claims.username == "carol"
     with pytest.raises(CognitoVerifyError) as info:
         auth.authenticate("GET", view({"x-amzn-oidc-data": alb.data_token()}), groups="admin")
     assert info.value.code == "missing_group"
     with pytest.raises(MissingTokenError):
         auth.authenticate("GET", view({"Authorization": "Bearer x"}))
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE", "WEBSOCKET"])
+def test_alb_headers_are_a_cookie_in_disguise(
+    verifiers: tuple[CognitoVerifier, AlbVerifier], alb: LocalAlb, method: str, clock: Clock
+) -> None:
+    # The load balancer adds its headers to any request carrying its session cookie,
+    # cross-site ones too: the cookie rule applies, before any verification.
+    cognito, data = verifiers
+    headers = {"x-amzn-oidc-data": alb.data_token(), "x-amzn-oidc-accesstoken": "x.y.z"}
+    for auth in (Authenticator(None, alb=data), Authenticator(cognito, alb=data)):
+        with pytest.raises(CrossSiteRequestError, match="AWSELBAuthSessionCookie"):
+            auth.authenticate(method, view(headers))
+        with pytest.raises(CrossSiteRequestError):  # same-site is another site
+            auth.authenticate(method, view({**headers, "sec-fetch-site": "same-site"}))
+    # Safe methods need no proof.
+    only = Authenticator(None, alb=data)
+    assert only.authenticate("GET", view({"x-amzn-oidc-data": alb.data_token()})).claims
+    alone = {"x-amzn-oidc-data": alb.data_token("dave")}
+    for proof in (
+        {"sec-fetch-site": "same-origin"},
+        {"x-requested-with": "fetch"},
+        {"origin": "https://app.example.com"},
+    ):
+        trusted = alb.verifier(
+            data._sources[0].url, clock=clock, trusted_origins=["https://APP.example.com:443"]
+        )
+        creds = Authenticator(None, alb=trusted).authenticate(method, view({**alone, **proof}))
+        assert creds.claims is not None and creds.claims.username == "dave"
+    unguarded = alb.verifier(data._sources[0].url, clock=clock, csrf_protection=False)
+    assert Authenticator(None, alb=unguarded).authenticate(method, view(alone)).claims
+    # Then the app's own CSRF check must run (Django, DRF and Ninja run Django's).
+    assert Authenticator(None, alb=unguarded).needs_app_csrf(view(alone))
+    assert not Authenticator(None, alb=data).needs_app_csrf(view(alone))
+    assert not Authenticator(None, alb=unguarded).needs_app_csrf(view({}))
+    with pytest.raises(ConfigurationError):
+        Authenticator(None, alb=alb.verifier("http://127.0.0.1:9", trusted_origins=["x"]))
+    with pytest.raises(ConfigurationError):
+        alb.verifier("http://127.0.0.1:9", trusted_origins="https://app.example.com")
 
 
 def test_authenticator_arguments(verifiers: tuple[CognitoVerifier, AlbVerifier]) -> None:

@@ -486,6 +486,8 @@ def find_token(
 ALB_DATA_HEADER = "x-amzn-oidc-data"
 #: The header of the Cognito access token a load balancer forwards (no scheme).
 ALB_ACCESS_TOKEN_HEADER = "x-amzn-oidc-accesstoken"
+#: The load balancer's session cookie (its default name; AWS shards it as -0, -1, ...).
+ALB_SESSION_COOKIE = "AWSELBAuthSessionCookie"
 
 
 class Credentials(NamedTuple):
@@ -497,6 +499,29 @@ class Credentials(NamedTuple):
 
 
 _ANONYMOUS = Credentials(None, None)
+
+
+def requirements(
+    groups: Any, all_groups: Any, scopes: Any, all_scopes: Any, max_auth_age: Any
+) -> dict[str, Any]:
+    """A route's requirements as the keywords of ``verify`` / ``authenticate``,
+    checked now: a bad value is a programming error, found at decoration or import,
+    never per request.
+
+    Raises:
+        TypeError: a group or scope is not a string or a list of strings, or
+            ``max_auth_age`` is not a number of seconds.
+    """
+    from ..verifier import CognitoVerifier
+
+    CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+    return {
+        "groups": groups,
+        "all_groups": all_groups,
+        "scopes": scopes,
+        "all_scopes": all_scopes,
+        "max_auth_age": max_auth_age,
+    }
 
 
 def _needs(
@@ -548,6 +573,33 @@ class Authenticator:
         self.verifier = verifier
         self.alb = alb
         self.sources = token_sources(token_source)
+        # The load balancer's headers ride on its session cookie: the cookie rule.
+        self._alb_session: TokenSource | None = None
+        if alb is not None and alb.csrf_protection:
+            self._alb_session = TokenSource.cookie(
+                ALB_SESSION_COOKIE,
+                trusted_origins=alb.trusted_origins,
+                csrf_header=alb.csrf_header,
+            )
+
+    def needs_app_csrf(self, headers: HeaderValues) -> bool:
+        """True when the request carries a credential the browser attaches by itself
+        (a cookie source's cookie, or a load balancer's headers) whose cross-site rule
+        is turned off (``csrf_protection=False``): the app's own CSRF check must run.
+
+        Raises:
+            MalformedTokenError: two cookies of a source's name, or two headers.
+        """
+        if (
+            self.alb is not None
+            and self._alb_session is None
+            and single_header(headers(ALB_DATA_HEADER)) is not None
+        ):
+            return True
+        return any(
+            s.kind == "cookie" and not s.csrf_protection and s.read(headers) is not None
+            for s in self.sources
+        )
 
     def validate(self, requirements: dict[str, Any]) -> None:
         """Fail now (a programming error) for bad group/scope requirements."""
@@ -562,6 +614,8 @@ class Authenticator:
         data = None
         if self.alb is not None:
             data = single_header(headers(ALB_DATA_HEADER))
+            if data is not None and self._alb_session is not None:
+                self._alb_session.check_origin(method, headers)
         token = None
         if self.verifier is not None:
             try:

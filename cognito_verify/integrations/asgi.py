@@ -24,6 +24,7 @@ from ._http import (
     TokenSource,
     optional_flag,
     refusal,
+    requirements,
     single_header,
     websocket_bearer,
 )
@@ -98,14 +99,7 @@ class CognitoASGIMiddleware:
         self.optional = optional_flag(optional, require)
         self._excluded = ExcludedPaths(exclude_paths)
         # fail now, not per request
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
-        self._needs: dict[str, Any] = dict(
-            groups=groups,
-            all_groups=all_groups,
-            scopes=scopes,
-            all_scopes=all_scopes,
-            max_auth_age=max_auth_age,
-        )
+        self._needs = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -58,6 +58,7 @@ from ._http import (
     find_token,
     optional_flag,
     refusal,
+    requirements,
 )
 
 if TYPE_CHECKING:
@@ -499,16 +500,9 @@ class LambdaAuth:
         Raises:
             TypeError: a requirement value is not a string or a list of strings.
         """
-        options: dict[str, Any] = {
-            "groups": groups,
-            "all_groups": all_groups,
-            "scopes": scopes,
-            "all_scopes": all_scopes,
-            "max_auth_age": max_auth_age,
-            "optional": optional_flag(optional, None),
-        }
         # Bad requirement values are a programming error: fail at import (decoration).
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        options = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
+        options["optional"] = optional_flag(optional, None)
 
         def decorate(fn: F) -> F:
             if inspect.iscoroutinefunction(fn):
@@ -639,7 +633,7 @@ class LambdaAuth:
             JWKSError: keys unavailable (500, not cached).
             ConfigurationError: the event is not a REST TOKEN/REQUEST authorizer event.
         """
-        requirements = _requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
+        wanted = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
         self._authorizer_verifier()  # fail when the authorizer is built, not per event
 
         def handler(event: Any, _context: Any = None) -> dict[str, Any]:
@@ -660,7 +654,7 @@ class LambdaAuth:
                     f"not a REST API authorizer event (type {kind!r}; TOKEN or REQUEST expected)"
                 )
             arn = _policy_resource(event.get("methodArn"), resource)
-            claims, denied = self._decide(token_of, requirements)
+            claims, denied = self._decide(token_of, wanted)
             values = scalar_context(context(claims) if context else claims)
             if denied is not None:
                 answer = _policy(claims.sub, "Deny", arn)
@@ -702,7 +696,7 @@ class LambdaAuth:
             JWKSError: keys unavailable (500, not cached).
             ConfigurationError: IAM form and the event has no valid ``routeArn``.
         """
-        requirements = _requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
+        wanted = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
         self._authorizer_verifier()  # fail when the authorizer is built, not per event
 
         def handler(event: Any, _context: Any = None) -> dict[str, Any]:
@@ -710,7 +704,7 @@ class LambdaAuth:
             arn = None
             if not simple_response:
                 arn = _policy_resource(event.get("routeArn") or event.get("methodArn"), resource)
-            claims, denied = self._decide(lambda: self._request_token(event), requirements)
+            claims, denied = self._decide(lambda: self._request_token(event), wanted)
             values = scalar_context(context(claims) if context else claims)
             allowed = denied is None
             if denied is not None:
@@ -757,7 +751,7 @@ class LambdaAuth:
             JWKSError: keys unavailable.
             ConfigurationError: ``result_ttl`` is not an int in 0..3600.
         """
-        requirements = _requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
+        wanted = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
         self._authorizer_verifier()  # fail when the authorizer is built, not per event
         if isinstance(result_ttl, bool) or not isinstance(result_ttl, int):
             raise ConfigurationError("result_ttl must be an int of seconds (0..3600)")
@@ -777,7 +771,7 @@ class LambdaAuth:
         def handler(event: Any, _context: Any = None) -> dict[str, Any]:
             event = _mapping(event)
             try:
-                claims, denied = self._decide(lambda: token_of(event), requirements)
+                claims, denied = self._decide(lambda: token_of(event), wanted)
             except Unauthorized:
                 return {"isAuthorized": False, "ttlOverride": 0}
             if denied is not None:
@@ -800,24 +794,6 @@ class LambdaAuth:
             return answer
 
         return handler
-
-
-def _requirements(
-    groups: Groups,
-    all_groups: Groups,
-    scopes: Groups,
-    all_scopes: Groups,
-    max_auth_age: float | None,
-) -> dict[str, Any]:
-    # Bad requirement values are a programming error: fail when the authorizer is built.
-    CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
-    return {
-        "groups": groups,
-        "all_groups": all_groups,
-        "scopes": scopes,
-        "all_scopes": all_scopes,
-        "max_auth_age": max_auth_age,
-    }
 
 
 def _mapping(event: object) -> Event:

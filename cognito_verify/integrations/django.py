@@ -54,6 +54,7 @@ from ._http import (
     bearer_token,
     json_default,
     refusal,
+    requirements,
 )
 
 __all__ = [
@@ -415,16 +416,9 @@ class _Needs:
         optional: bool = False,
     ) -> None:
         # Bad requirement values are a programming error: fail at decoration time.
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        self.requirements = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
         if not isinstance(optional, bool):
             raise TypeError(f"optional must be True or False, got {optional!r}")
-        self.requirements: dict[str, Any] = {
-            "groups": groups,
-            "all_groups": all_groups,
-            "scopes": scopes,
-            "all_scopes": all_scopes,
-            "max_auth_age": max_auth_age,
-        }
         self.optional = optional
 
 
@@ -448,7 +442,8 @@ def _django_csrf(request: HttpRequest, needs: _Needs) -> HttpResponse | None:
 
 def _cookie_csrf(request: HttpRequest) -> HttpResponse | None:
     """Django's CSRF check when the request carries the cookie of a token source whose
-    own ``csrf_protection`` is off (used where the view is exempt from
+    own ``csrf_protection`` is off, or a load balancer's headers with the
+    ``AlbVerifier``'s ``csrf_protection`` off (used where the view is exempt from
     ``CsrfViewMiddleware``: decorators, Ninja). None when it may proceed, else the 403.
 
     Raises:
@@ -456,13 +451,7 @@ def _cookie_csrf(request: HttpRequest) -> HttpResponse | None:
     """
     if (request.method or "GET").upper() in SAFE_METHODS:
         return None
-    headers = _headers(request)
-    unchecked = [
-        s
-        for s in get_authenticator().sources
-        if s.kind == "cookie" and not s.csrf_protection and s.read(headers) is not None
-    ]
-    if not unchecked:
+    if not get_authenticator().needs_app_csrf(_headers(request)):
         return None
     from django.middleware.csrf import CsrfViewMiddleware
 

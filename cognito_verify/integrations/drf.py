@@ -125,17 +125,14 @@ class CognitoAuthentication(BaseAuthentication):  # type: ignore[misc]
     def _enforce_csrf(self, request: Any) -> None:
         """Django's CSRF check, as DRF's ``SessionAuthentication`` runs it for its
         cookie, when the request carries the cookie of a token source whose own
-        ``csrf_protection`` is off: DRF views are exempt from ``CsrfViewMiddleware``,
-        so without this such a cookie would meet no CSRF check at all."""
+        ``csrf_protection`` is off (or a load balancer's headers, likewise): DRF views
+        are exempt from ``CsrfViewMiddleware``, so without this such a cookie would meet
+        no CSRF check at all."""
         django_request = request._request
         if (django_request.method or "GET").upper() in SAFE_METHODS:
             return
-        headers = _headers(django_request)
         try:
-            unchecked = any(
-                s.kind == "cookie" and not s.csrf_protection and s.read(headers) is not None
-                for s in get_authenticator().sources
-            )
+            unchecked = get_authenticator().needs_app_csrf(_headers(django_request))
         except CognitoVerifyError as exc:
             raise self._refuse(request, exc) from None
         if not unchecked:

@@ -32,6 +32,7 @@ from pydantic import ConfigDict, Field
 from ..claims import Claims
 from ..errors import CognitoVerifyError, JWKSError, RevocationCheckError
 from ..verifier import CognitoVerifier
+from ._http import requirements
 from .mcp import _accepted, _access_token_fields
 
 __all__ = ["CognitoFastMCPAccessToken", "CognitoFastMCPVerifier"]
@@ -109,14 +110,7 @@ class CognitoFastMCPVerifier(FastMCPTokenVerifier):
             TypeError: at definition time, for requirement values of the wrong type.
         """
         verifier = self.verifier
-        verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
-        needs: dict[str, Any] = dict(
-            groups=groups,
-            all_groups=all_groups,
-            scopes=scopes,
-            all_scopes=all_scopes,
-            max_auth_age=max_auth_age,
-        )
+        needs = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
 
         async def check(ctx: AuthContext) -> bool:
             claims = getattr(ctx.token, "cognito_claims", None)

@@ -70,7 +70,14 @@ from litestar.types import (
 from ..claims import Claims
 from ..errors import CognitoVerifyError, MissingTokenError
 from ..verifier import CognitoVerifier
-from ._http import Refusal, bearer_token, refusal, single_header, websocket_bearer
+from ._http import (
+    Refusal,
+    bearer_token,
+    refusal,
+    requirements,
+    single_header,
+    websocket_bearer,
+)
 from .asgi import CLAIMS_KEY
 
 __all__ = [
@@ -335,14 +342,7 @@ class CognitoAuth(AbstractSecurityConfig[Any, Claims]):
         """
         verifier = self.verifier
         # Fail at import, not per call.
-        verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
-        needs: dict[str, Any] = dict(
-            groups=groups,
-            all_groups=all_groups,
-            scopes=scopes,
-            all_scopes=all_scopes,
-            max_auth_age=max_auth_age,
-        )
+        needs = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
 
         async def guard(
             connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler

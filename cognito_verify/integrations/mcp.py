@@ -62,7 +62,7 @@ from ..errors import (
     RevocationCheckError,
 )
 from ..verifier import CognitoVerifier
-from ._http import refusal
+from ._http import refusal, requirements
 
 __all__ = [
     "CognitoAccessToken",
@@ -189,14 +189,7 @@ class CognitoTokenVerifier:
         """
         verifier = self.verifier
         # Fail at import, not per call.
-        verifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
-        needs: dict[str, Any] = dict(
-            groups=groups,
-            all_groups=all_groups,
-            scopes=scopes,
-            all_scopes=all_scopes,
-            max_auth_age=max_auth_age,
-        )
+        needs = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
 
         def caller() -> Claims:
             claims = current_claims()

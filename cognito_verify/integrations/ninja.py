@@ -42,7 +42,7 @@ from ..claims import Claims
 from ..errors import CognitoVerifyError, CrossSiteRequestError, MissingTokenError
 from ..verifier import CognitoVerifier
 from . import django as _django
-from ._http import Refusal, bearer_token, refusal
+from ._http import Refusal, bearer_token, refusal, requirements
 
 __all__ = [
     "AsyncCognitoBearer",
@@ -96,14 +96,7 @@ class _Base(HttpBearer):
         if verifier is not None and not isinstance(verifier, CognitoVerifier):
             raise TypeError("verifier must be a CognitoVerifier")
         # Bad requirement values are a programming error: fail at import, not per call.
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
-        self._needs: dict[str, Any] = dict(
-            groups=groups,
-            all_groups=all_groups,
-            scopes=scopes,
-            all_scopes=all_scopes,
-            max_auth_age=max_auth_age,
-        )
+        self._needs = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
         self._verifier = verifier
         super().__init__()
 

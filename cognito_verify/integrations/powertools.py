@@ -31,7 +31,7 @@ from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandle
 
 from ..errors import CognitoVerifyError, ConfigurationError
 from ..verifier import CognitoVerifier
-from ._http import optional_flag, refusal
+from ._http import optional_flag, refusal, requirements
 from .aws_lambda import LambdaAuth
 
 __all__ = ["CognitoAuthMiddleware", "CONTEXT_KEY", "ALB_CONTEXT_KEY"]
@@ -82,15 +82,8 @@ class CognitoAuthMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg]
         if not isinstance(auth, LambdaAuth):
             raise ConfigurationError("CognitoAuthMiddleware needs a LambdaAuth or CognitoVerifier")
         self.auth = auth
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
-        self._options: dict[str, Any] = {
-            "groups": groups,
-            "all_groups": all_groups,
-            "scopes": scopes,
-            "all_scopes": all_scopes,
-            "max_auth_age": max_auth_age,
-            "optional": optional_flag(optional, None),
-        }
+        self._options = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
+        self._options["optional"] = optional_flag(optional, None)
 
     def handler(self, app: Any, next_middleware: NextMiddleware) -> Response[Any]:
         try:

@@ -45,7 +45,14 @@ from ..errors import (
     MissingTokenError,
 )
 from ..verifier import CognitoVerifier
-from ._http import Authenticator, TokenSource, refusal, single_header, websocket_bearer
+from ._http import (
+    Authenticator,
+    TokenSource,
+    refusal,
+    requirements,
+    single_header,
+    websocket_bearer,
+)
 
 __all__ = [
     "CognitoAuthBackend",
@@ -229,16 +236,9 @@ class CognitoAuthBackend(AuthenticationBackend):
         """
         verifier = self.verifier
         # fail at import, not per call
-        CognitoVerifier._extra(groups, all_groups, scopes, all_scopes, max_auth_age)
+        needs = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
         if not isinstance(optional, bool):
             raise TypeError(f"optional must be True or False, got {optional!r}")
-        needs: dict[str, Any] = dict(
-            groups=groups,
-            all_groups=all_groups,
-            scopes=scopes,
-            all_scopes=all_scopes,
-            max_auth_age=max_auth_age,
-        )
 
         def caller(conn: HTTPConnection) -> CognitoUser | CognitoVerifyError | None:
             if "user" not in conn.scope:
