@@ -133,7 +133,9 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-def check_url(url: object, what: str, allow_insecure: bool) -> str:
+def check_url(
+    url: object, what: str, allow_insecure: bool, opt_in: str = "allow_insecure_jwks_url"
+) -> str:
     if not isinstance(url, str) or not url:
         raise ConfigurationError(f"{what} must be a non-empty URL string, got {url!r}")
     parts = urlsplit(url)
@@ -144,7 +146,7 @@ def check_url(url: object, what: str, allow_insecure: bool) -> str:
     if parts.scheme == "http" and not (allow_insecure or _is_loopback(parts.hostname)):
         raise ConfigurationError(
             f"{what} {url!r} is plain http on a non-loopback host: use https, "
-            "or pass allow_insecure_jwks_url=True if this is really intended"
+            f"or pass {opt_in}=True if this is really intended"
         )
     return url
 
@@ -166,6 +168,16 @@ def _client_ids(value: object) -> frozenset[str] | None:
         raise ConfigurationError(
             f"client_id must be an app client id or a non-empty list of them, got {value!r}"
         )
+    # A Cognito app client id is word characters only (API reference, UserPoolClientType
+    # ClientId: [\w+]+): "a,b" from an environment variable would silently refuse every
+    # token, so say how to give several.
+    for c in ids:
+        if "," in c or any(ch.isspace() for ch in c):
+            several = c.replace(",", " ").split()
+            hint = f": pass a list for several, client_id={several!r}" if several else ""
+            raise ConfigurationError(
+                f"client_id {c!r} is not one app client id (an id holds no comma or space)" + hint
+            )
     return frozenset(ids)
 
 

@@ -145,7 +145,12 @@ class AlbVerifier:
         self._sources: list[AlbKeys] = []
         shared: AlbKeys | None = None
         if public_keys_url is not None:
-            url = check_url(public_keys_url, "public_keys_url", allow_insecure_keys_url)
+            url = check_url(
+                public_keys_url,
+                "public_keys_url",
+                allow_insecure_keys_url,
+                "allow_insecure_keys_url",
+            )
             shared = AlbKeys(
                 url,
                 policy=policy,

@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import os
 import re
 import signal
@@ -39,6 +40,7 @@ from .errors import CognitoVerifyError, ConfigurationError, JWKSError
 from .verifier import CognitoVerifier
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_KEYS, EXIT_INTERNAL = 0, 1, 2, 3, 4
+_MAX_LIFETIME = 10 * 365 * 86400  # seconds; keeps exp a plain Unix time
 
 _EPILOG = """exit codes:
   0  success
@@ -59,6 +61,8 @@ _FLAGS = {
     "groups": "--group",
     "scopes": "--scope",
     "jwks": "--jwks-file",
+    "alb_arn": "--alb-arn",
+    "public_keys_url": "--public-keys-url",
 }
 _KEYWORD = re.compile(r"\b(" + "|".join(_FLAGS) + r")\b")
 
@@ -129,7 +133,7 @@ def _cmd_verify_alb(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: T
     """``verify --alb-arn``: an ``x-amzn-oidc-data`` value, checked by ``AlbVerifier``."""
     from .alb import AlbVerifier
 
-    client: list[str] | None = None if args.client_id == ["none"] else args.client_id
+    client = _client_list(args.client_id)
     if not args.issuer:
         raise _UsageError("--alb-arn needs --issuer (the user pool's issuer URL)")
     try:
@@ -148,13 +152,37 @@ def _cmd_verify_alb(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: T
             claims = verifier.verify(token)
     except JWKSError as exc:
         print(f"{exc.code}: {exc.message}", file=err)
+        print(_keys_hint(args), file=err)
         return EXIT_KEYS
     except CognitoVerifyError as exc:
-        print(f"{exc.code}: {_flags(exc.message)}", file=err)
+        print(f"{exc.code}: {exc.message}", file=err)  # claims, not flags: as written
         return EXIT_REFUSED
     json.dump(claims.to_dict(), out, indent=2, sort_keys=True, ensure_ascii=False)
     out.write("\n")
     return EXIT_OK
+
+
+def _client_list(values: list[str]) -> list[str] | None:
+    """``--client-id`` values: repeated or comma-separated (as the example apps' variable)."""
+    ids = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    return None if ids == ["none"] else ids or values
+
+
+def _keys_hint(args: argparse.Namespace) -> str:
+    """What to try when the keys cannot be fetched: the flag that points elsewhere."""
+    if args.alb_arn:
+        if args.public_keys_url:
+            return "hint: is the key server at --public-keys-url running and reachable?"
+        return (
+            "hint: the load balancer's key endpoint of the ARN's region was asked; "
+            "without internet access, pass --public-keys-url"
+        )
+    if args.jwks_url:
+        return "hint: is the server at --jwks-url running and reachable?"
+    return (
+        "hint: the pool's own JWKS URL was asked; for `cognito-verify local-pool` or an "
+        "emulator pass --jwks-url (local-pool prints it), offline pass --jwks-file"
+    )
 
 
 def _cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
@@ -162,7 +190,7 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
         return _cmd_verify_alb(args, out, err, stdin)
     if args.user_pool_id is None or args.token_use is None:
         raise _UsageError("--user-pool-id and --token-use are required (or --alb-arn)")
-    client: list[str] | None = None if args.client_id == ["none"] else args.client_id
+    client = _client_list(args.client_id)
     use = None if args.token_use == "any" else args.token_use
     options: dict[str, Any] = {
         "leeway": args.leeway,
@@ -186,9 +214,10 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
             claims = verifier.verify(token)
     except JWKSError as exc:
         print(f"{exc.code}: {exc.message}", file=err)
+        print(_keys_hint(args), file=err)
         return EXIT_KEYS
     except CognitoVerifyError as exc:
-        print(f"{exc.code}: {_flags(exc.message)}", file=err)
+        print(f"{exc.code}: {exc.message}", file=err)  # claims, not flags: as written
         return EXIT_REFUSED
     json.dump(claims.to_dict(), out, indent=2, sort_keys=True, ensure_ascii=False)
     out.write("\n")
@@ -550,6 +579,16 @@ def _pool_id(value: str) -> str:
     return value
 
 
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is 0-65535 (0: any free port), got {value!r}")
+    return port
+
+
 def _cmd_local_pool(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     path = Path(args.key_file) if args.key_file else _default_key_file()
     pool = _local_pool(path, args.pool_id, args.client_id)
@@ -578,7 +617,11 @@ def _cmd_local_pool(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: T
             "Then get a token and call your app:\n\n"
             f"  TOKEN=$(cognito-verify mint{_key_flag(args.key_file)} --user alice "
             "--groups admin)\n"
-            '  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/...\n'
+            '  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/...\n\n'
+            "or check it here (verify needs the JWKS URL: the token names the real AWS "
+            "issuer):\n\n"
+            f'  cognito-verify verify "$TOKEN" --user-pool-id {pool.user_pool_id} '
+            f"--client-id {pool.client_ids[0]} --token-use access --jwks-url {server.jwks_url}\n"
         )
         out.flush()
         try:
@@ -624,8 +667,12 @@ def _cmd_mint(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO)
     client = args.client_id or pool.client_id
     claims = dict(args.claim or ())
     groups, scopes = _names(args.groups), _names(args.scopes)
-    if args.lifetime <= 0:
-        raise _UsageError("--lifetime must be a number of seconds above 0")
+    # Negative is allowed on purpose: an expired token, to try the app's 401 path.
+    if not math.isfinite(args.lifetime) or abs(args.lifetime) > _MAX_LIFETIME:
+        raise _UsageError(
+            f"--lifetime must be a number of seconds within +-{_MAX_LIFETIME} "
+            f"(negative mints an expired token), got {args.lifetime:g}"
+        )
     if args.machine:
         if groups or args.token_use == "id":
             raise _UsageError("--machine mints a client-credentials access token: no --groups")
@@ -685,7 +732,7 @@ def _parser() -> argparse.ArgumentParser:
         "--client-id",
         action="append",
         required=True,
-        help="app client id (repeat for several; 'none' accepts any)",
+        help="app client id (repeat or comma-separate for several; 'none' accepts any)",
     )
     v.add_argument(
         "--token-use",
@@ -720,7 +767,7 @@ def _parser() -> argparse.ArgumentParser:
         "local-pool",
         "serve a local user pool's JWKS on 127.0.0.1 and print the settings for your app",
     )
-    lp.add_argument("--port", type=int, default=9229, help="TCP port (default 9229; 0: any)")
+    lp.add_argument("--port", type=_port, default=9229, help="TCP port (default 9229; 0: any)")
     lp.add_argument(
         "--pool-id",
         type=_pool_id,
@@ -743,7 +790,12 @@ def _parser() -> argparse.ArgumentParser:
         help="OAuth scopes of an access token (default aws.cognito.signin.user.admin)",
     )
     m.add_argument("--token-use", choices=["access", "id"], default="access", help="default access")
-    m.add_argument("--lifetime", type=float, default=3600, help="seconds until exp (default 3600)")
+    m.add_argument(
+        "--lifetime",
+        type=float,
+        default=3600,
+        help="seconds until exp (default 3600; negative: an already expired token)",
+    )
     m.add_argument("--client-id", help="app client id (default: the pool's first)")
     m.add_argument(
         "--machine", action="store_true", help="a client-credentials token (no user, no groups)"

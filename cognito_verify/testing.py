@@ -519,16 +519,38 @@ class LocalAlb:
         pool_id = self.pool.user_pool_id if self.pool else "alb"
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{pool_id}/{username}"))
 
-    def headers(self, username: str = "alice", **options: Any) -> dict[str, str]:
+    def headers(
+        self,
+        username: str = "alice",
+        *,
+        groups: Sequence[str] = (),
+        scopes: Sequence[str] | None = None,
+        **options: Any,
+    ) -> dict[str, str]:
         """The three headers the load balancer adds to a request it forwards:
         ``x-amzn-oidc-data``, ``x-amzn-oidc-identity`` and, with a pool, a real
-        ``x-amzn-oidc-accesstoken`` (without a ``Bearer`` prefix)."""
+        ``x-amzn-oidc-accesstoken`` (without a ``Bearer`` prefix).
+
+        ``groups`` and ``scopes`` go into the access token (the load balancer's own
+        token carries neither); ``options`` go to :meth:`data_token`.
+
+        Raises:
+            ValueError: ``groups`` or ``scopes`` given to a ``LocalAlb`` without a pool.
+        """
         out = {
             "x-amzn-oidc-data": self.data_token(username, **options),
             "x-amzn-oidc-identity": self.sub(username),
         }
         if self.pool is not None:
-            out["x-amzn-oidc-accesstoken"] = self.pool.access_token(username)
+            extra: dict[str, Any] = {"groups": groups}
+            if scopes is not None:
+                extra["scopes"] = scopes
+            out["x-amzn-oidc-accesstoken"] = self.pool.access_token(username, **extra)
+        elif groups or scopes is not None:
+            raise ValueError(
+                "groups and scopes belong to the access token: "
+                "pass LocalAlb(..., pool=LocalUserPool(...)) to mint one"
+            )
         return out
 
     # --- serving the keys --------------------------------------------------------------

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -170,6 +171,9 @@ def test_demo_runs_as_a_console_script() -> None:
         assert code_name in result.stdout
     assert "ACCEPTED (this is a bug)" not in result.stdout
     assert "verifications/s" in result.stdout
+    # The expiry line reads as clock times, with no leftover fraction of a Unix time.
+    expired = result.stdout[result.stdout.index("token_expired") :][:200]
+    assert re.search(r"now \d\d:\d\d:\d\d UTC,", expired), expired
 
 
 def test_readable_times_take_the_fraction_too() -> None:

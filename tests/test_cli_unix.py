@@ -8,9 +8,12 @@ import argparse
 import base64
 import json
 import os
+import queue
+import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from cognito_verify import CognitoVerifier, __version__
+from cognito_verify import CognitoVerifier, TokenExpiredError, __version__
 from cognito_verify.cli import _parser
 from cognito_verify.testing import LocalUserPool
 
@@ -93,6 +96,15 @@ def test_exit_codes(live: LocalUserPool, jwks_file: str) -> None:
     assert missing_file.returncode == 2 and b"--jwks-file" in missing_file.stderr
     closed = cli("verify", good, *verify_args(live, "--jwks-url", "http://127.0.0.1:9/jwks.json"))
     assert closed.returncode == 3 and closed.stderr.startswith(b"jwks_unavailable: ")
+    assert b"hint: is the server at --jwks-url running" in closed.stderr
+
+
+def test_keys_unavailable_names_the_flag_to_use(live: LocalUserPool) -> None:
+    # No --jwks-url: the pool's own URL is asked (unreachable here, tests have no
+    # network); a local pool's token needs --jwks-url, and the hint says so.
+    run = cli("verify", live.access_token(), *verify_args(live))
+    assert run.returncode == 3, run.stderr
+    assert b"--jwks-url" in run.stderr and b"--jwks-file" in run.stderr
 
 
 @pytest.mark.parametrize("command", ["inspect", "verify"])
@@ -286,6 +298,29 @@ def test_local_pool_and_mint(key_file: Path) -> None:
         assert again.stop() == 0
 
 
+def test_local_pool_prints_a_verify_command_that_works(key_file: Path) -> None:
+    pool = LocalPoolProcess(key_file)
+    try:
+        stdout = pool.proc.stdout
+        assert stdout is not None
+        lines: queue.Queue[str] = queue.Queue()
+        # A reader thread: a missing line must fail the test, not block on the open pipe.
+        threading.Thread(target=lambda: [lines.put(x) for x in stdout], daemon=True).start()
+        line = ""
+        while not line.startswith("cognito-verify verify "):
+            try:
+                line = lines.get(timeout=TIMEOUT).strip()
+            except queue.Empty:
+                pytest.fail("local-pool printed no verify command")
+        words = shlex.split(line)[2:]  # as printed, after "cognito-verify verify"
+        token = mint(key_file)
+        run = cli("verify", *[token if w == "$TOKEN" else w for w in words])
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout)["username"] == "alice"
+    finally:
+        assert pool.stop() == 0
+
+
 def test_mint_without_a_key_file_says_what_to_do(tmp_path: Path) -> None:
     run = cli("mint", "--key-file", str(tmp_path / "missing.json"))
     assert run.returncode == 2 and b"run `cognito-verify local-pool` first" in run.stderr
@@ -340,3 +375,43 @@ def test_serve_on_a_chosen_port(live: LocalUserPool) -> None:
     with live.serve(port=port) as server:
         assert f"127.0.0.1:{port}/" in server.jwks_url
         assert httpx.get(server.jwks_url, timeout=10).json() == live.jwks
+
+
+def test_refusals_name_claims_not_flags(live: LocalUserPool, jwks_file: str) -> None:
+    # Refusal messages speak of the token's claims; only configuration errors name flags.
+    wrong_use = cli("verify", live.id_token(), *verify_args(live, "--jwks-file", jwks_file))
+    assert wrong_use.returncode == 1
+    assert b"the 'token_use' claim is 'id'" in wrong_use.stderr, wrong_use.stderr
+    other = cli("verify", live.access_token(), *verify_args(live, "--jwks-file", jwks_file))
+    assert other.returncode == 0
+    need_ops = verify_args(live, "--jwks-file", jwks_file, "--group", "ops")
+    group = cli("verify", live.access_token(), *need_ops)
+    assert group.returncode == 1 and b"--group" not in group.stderr, group.stderr
+    assert b"groups ['ops']" in group.stderr, group.stderr
+
+
+def test_client_ids_may_be_comma_separated(live: LocalUserPool, jwks_file: str) -> None:
+    # As COGNITO_CLIENT_ID holds them for the example apps: "a,b" is two app clients.
+    args = ["--user-pool-id", live.user_pool_id, "--token-use", "access"]
+    both = cli("verify", live.access_token(), *args, "--client-id", "other,unix-client",
+               "--jwks-file", jwks_file)
+    assert both.returncode == 0, both.stderr
+    neither = cli("verify", live.access_token(), *args, "--client-id", "a, b",
+                  "--jwks-file", jwks_file)
+    assert neither.returncode == 1 and b"expected ['a', 'b']" in neither.stderr, neither.stderr
+    empty = cli("verify", live.access_token(), *args, "--client-id", ",", "--jwks-file", jwks_file)
+    assert empty.returncode == 2 and b"--client-id" in empty.stderr, empty.stderr
+
+
+def test_mint_lifetime_negative_is_an_expired_token_and_nan_is_usage(tmp_path: Path) -> None:
+    key_file = tmp_path / "state" / "local-pool.json"
+    pool = LocalPoolProcess(key_file)
+    try:
+        expired = mint(key_file, "--lifetime", "-60")
+        with verifier_from(pool.settings) as verifier, pytest.raises(TokenExpiredError):
+            verifier.verify(expired)
+    finally:
+        assert pool.stop() == 0
+    for bad in ("nan", "inf", "-inf", "1e30"):  # was exit 4, "internal error"
+        run = cli("mint", "--key-file", str(key_file), "--lifetime", bad)
+        assert run.returncode == 2 and b"--lifetime" in run.stderr, (bad, run.stderr)

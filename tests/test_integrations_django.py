@@ -513,6 +513,13 @@ def test_drf_permissions_compose(pool: LocalUserPool, clock: Any, cognito: None)
 # --- configuration at start-up, request-time misconfiguration, JSON --------------------
 
 
+def test_bad_value_names_the_settings_key(pool: LocalUserPool, clock: Any) -> None:
+    bad = cognito_settings(pool, clock, TOKEN_USE="acces")
+    with override_settings(COGNITO_VERIFY=bad), pytest.raises(ConfigurationError) as info:
+        get_verifier()
+    assert "settings.COGNITO_VERIFY: TOKEN_USE must be" in str(info.value), str(info.value)
+
+
 def test_system_check_reports_a_misspelt_key(pool: LocalUserPool, clock: Any) -> None:
     from django.core import checks
     from django.core.management import call_command
@@ -535,7 +542,7 @@ def test_system_check_reports_a_misspelt_key(pool: LocalUserPool, clock: Any) ->
          ' "SCOPE": "x"}', "did you mean 'SCOPES'?"),
         ('{"USER_POOL_ID": "eu-west-1_AbCdEf123", "TOKEN_USE": "access"}', "needs CLIENT_ID"),
         ('{"USER_POOL_ID": "eu-west-1_AbCdEf123", "CLIENT_ID": "c", "TOKEN_USE": "acess"}',
-         "token_use"),
+         "TOKEN_USE must be"),
         ('"eu-west-1_AbCdEf123"', "must be a dict"),
     ],
 )

@@ -273,6 +273,25 @@ def test_misspelt_key_fails_at_init_app_with_a_hint(
     assert f"unknown key '{typo}' (did you mean '{hint}'?)" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("COGNITO_TOKEN_USE", "acces", "COGNITO_TOKEN_USE must be"),
+        ("COGNITO_USER_POOL_ID", "nope", "COGNITO_USER_POOL_ID 'nope' is not"),
+        ("COGNITO_LEEWAY", -1, "COGNITO_LEEWAY must be"),
+    ],
+)
+def test_bad_value_names_the_config_key(
+    pool: LocalUserPool, key: str, value: Any, named: str
+) -> None:
+    # The message names the key to fix in app.config, not the Python keyword.
+    app = Flask(__name__)
+    app.config.update(_config(pool, **{key: value}))
+    with pytest.raises(ConfigurationError) as info:
+        CognitoAuth(app=app)
+    assert named in str(info.value), str(info.value)
+
+
 def test_misspelt_key_is_refused_beside_an_explicit_verifier(
     pool: LocalUserPool, clock: Any
 ) -> None:

@@ -248,7 +248,9 @@ def test_a_child_forked_in_c_without_pythons_hooks_resets_the_layer_itself(
     the child must still not use the parent's keep-alive connection or flights."""
     import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
+    # PyDLL holds the GIL across fork(): with CDLL it is released, another thread may
+    # take it, and the child then waits forever for a GIL its holder never gives back.
+    libc = ctypes.PyDLL(None, use_errno=True)
     verifier = verifier_for(server, fpool)
     verifier.verify(fpool.access_token("warm"))  # a keep-alive connection is open
     assert server.connections == 1

@@ -83,6 +83,13 @@ def test_client_ids_as_list_set_or_tuple() -> None:
     assert resolve(pool(token_use=None)).token_use is None
 
 
+@pytest.mark.parametrize("value", ["a,b", "a, b", "a b", ["x", "a,b"], ("a\tb",)])
+def test_several_client_ids_in_one_string_are_refused_with_the_list(value: Any) -> None:
+    # "a,b" (an environment variable passed as it is) would refuse every token silently.
+    with pytest.raises(ConfigurationError, match=r"client_id=\['a', 'b'\]"):
+        resolve(pool(client_id=value))
+
+
 @pytest.mark.parametrize("region", ["us-west", "US-WEST-2", "us_west_2", "", 5])
 def test_bad_replica_region(region: Any) -> None:
     with pytest.raises(ConfigurationError, match="region"):

@@ -238,3 +238,22 @@ def test_async_through_the_real_server(
 
     assert asyncio.run(main()) == ["alice"] * 5
     assert jwks_server.request_count == 1  # concurrent first requests share one fetch
+
+
+def test_local_alb_headers_carry_groups_and_scopes_in_the_access_token() -> None:
+    from cognito_verify.testing import LocalAlb
+
+    pool = LocalUserPool("eu-west-1_AlbKit01", ("alb-client",))
+    arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/0123456789ab"
+    alb = LocalAlb(arn, pool=pool)
+    headers = alb.headers("ann", groups=["admin"], scopes=["orders-api/orders.read"])
+    claims = pool.verifier(token_use="access").verify(headers["x-amzn-oidc-accesstoken"])
+    assert claims.username == "ann" and claims.groups == {"admin"}
+    assert claims.scopes == {"orders-api/orders.read"}
+    data = decode(headers["x-amzn-oidc-data"].split(".")[1])
+    assert "cognito:groups" not in data and data["sub"] == claims.sub
+    # Defaults unchanged: no groups, the user-pool scope.
+    plain = pool.verifier(token_use="access").verify(alb.headers("bob")["x-amzn-oidc-accesstoken"])
+    assert plain.groups == set() and plain.scopes == {"aws.cognito.signin.user.admin"}
+    with pytest.raises(ValueError, match="pool="):
+        LocalAlb(arn).headers("ann", groups=["admin"])

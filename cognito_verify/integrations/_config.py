@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,6 +23,8 @@ PARAMETERS = tuple(
 )
 # No silent defaults: accepting any app client or either token type must be said.
 _REQUIRED = ("user_pool_id", "client_id", "token_use")
+# A keyword as a whole word in a message (``token_use must be ...``, ``issuer=``).
+_KEYWORD = re.compile(r"\b(" + "|".join(sorted(PARAMETERS, key=len, reverse=True)) + r")\b")
 
 
 def did_you_mean(key: str, known: Iterable[str]) -> str:
@@ -73,8 +76,10 @@ def verifier_options(
     return {n: config[prefix + n.upper()] for n in PARAMETERS if prefix + n.upper() in config}
 
 
-def build_verifier(options: Mapping[str, Any], *, where: str) -> CognitoVerifier:
-    """``CognitoVerifier(**options)``, its argument errors named after ``where``.
+def build_verifier(options: Mapping[str, Any], *, where: str, prefix: str = "") -> CognitoVerifier:
+    """``CognitoVerifier(**options)``, its argument errors named after ``where``, with
+    each keyword spelled as the setting that gave it (``token_use`` becomes
+    ``COGNITO_TOKEN_USE`` for ``prefix="COGNITO_"``), so the message names the key to fix.
 
     Raises:
         ConfigurationError: a value is invalid.
@@ -82,6 +87,8 @@ def build_verifier(options: Mapping[str, Any], *, where: str) -> CognitoVerifier
     try:
         return CognitoVerifier(**options)
     except ConfigurationError as exc:
-        raise ConfigurationError(f"{where}: {exc.message}") from None
+        message = exc.message
     except TypeError as exc:
-        raise ConfigurationError(f"{where}: {exc}") from None
+        message = str(exc)
+    message = _KEYWORD.sub(lambda m: prefix + m.group(1).upper(), message)
+    raise ConfigurationError(f"{where}: {message}")

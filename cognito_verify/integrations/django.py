@@ -145,7 +145,7 @@ def verifier_from_settings(config: Mapping[str, Any]) -> CognitoVerifier:
         return verifier
     # A typo such as "GROUP" must not silently drop a check: refused with a hint.
     options = verifier_options(config, prefix="", where=_WHERE, own=_OWN_KEYS)
-    return build_verifier(options, where=_WHERE)
+    return build_verifier(options, where=_WHERE, prefix="")
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

@@ -118,7 +118,7 @@ def verifier_from_config(config: Mapping[str, Any]) -> CognitoVerifier:
         ConfigurationError: a key is unknown or missing, or a value is invalid.
     """
     options = verifier_options(config, prefix="COGNITO_", where=_WHERE, own=_own_keys(config))
-    return build_verifier(options, where=_WHERE)
+    return build_verifier(options, where=_WHERE, prefix="COGNITO_")
 
 
 def _own_keys(config: Mapping[str, Any]) -> tuple[str, ...]:
