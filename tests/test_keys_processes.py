@@ -241,37 +241,69 @@ print(json.dumps(sorted(set(sys.modules) - before)))
             assert json.loads(out.stdout) == [], (mode, out.stdout)
 
 
+_C_FORK = r"""
+import ctypes, json, os, signal, sys
+from cognito_verify import CognitoVerifier
+pool_id, client, url, warm, timeout = sys.argv[1:6]
+verifier = CognitoVerifier(pool_id, client_id=client, token_use="access", jwks_url=url,
+                           jwks_timeout=5.0)
+verifier.verify(warm)  # a keep-alive connection is open
+print("warm", flush=True)
+child_token, parent_token = sys.stdin.readline().split()
+# PyDLL holds the GIL across fork(): with CDLL it is released, another thread may take
+# it, and the child then waits forever for a GIL its holder never gives back.
+libc = ctypes.PyDLL(None, use_errno=True)
+pid = libc.fork()
+if pid == 0:  # the child
+    code = 2
+    try:
+        signal.alarm(int(timeout))
+        verifier.verify(child_token)
+        code = 0
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+_, status = os.waitpid(pid, 0)
+verifier.verify(parent_token)  # the parent fetches too, on its own connection
+print(json.dumps(os.waitstatus_to_exitcode(status)), flush=True)
+"""
+
+
 def test_a_child_forked_in_c_without_pythons_hooks_resets_the_layer_itself(
     server: FaultServer, fpool: LocalUserPool
 ) -> None:
     """libc's fork() runs none of Python's at-fork hooks, as uWSGI's workers are forked:
-    the child must still not use the parent's keep-alive connection or flights."""
-    import ctypes
-
-    # PyDLL holds the GIL across fork(): with CDLL it is released, another thread may
-    # take it, and the child then waits forever for a GIL its holder never gives back.
-    libc = ctypes.PyDLL(None, use_errno=True)
-    verifier = verifier_for(server, fpool)
-    verifier.verify(fpool.access_token("warm"))  # a keep-alive connection is open
-    assert server.connections == 1
-    fpool.rotate_key()
-    tok = fpool.access_token("child")  # signed by a key the parent has not seen
-    pid = libc.fork()
-    if pid == 0:  # the child: never returns into pytest
-        code = 2
-        try:
-            signal.alarm(CHILD_TIMEOUT)
-            verifier.verify(tok)
-            code = 0
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
-    assert server.requests == 2
-    assert server.connections == 2  # the child opened its own
-    verifier.verify(fpool.access_token("parent"))  # the parent's connection is intact
+    the child must still not use the parent's keep-alive connection or flights. The
+    forking process is a fresh interpreter with one thread, as a uWSGI master is at
+    its fork; pytest's own threads would make a hook-less fork of it a lottery."""
+    argv = [fpool.user_pool_id, fpool.client_id, server.url, fpool.access_token("warm")]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _C_FORK, *argv, str(CHILD_TIMEOUT)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().strip() == "warm"
+        assert server.connections == 1
+        fpool.rotate_key()
+        # The child's token is signed by a key the parent has not seen: it must fetch.
+        proc.stdin.write(f"{fpool.access_token('child')} {fpool.access_token('parent')}\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=CHILD_TIMEOUT * 3)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert json.loads(out) == 0, err  # the child verified and exited cleanly
+    # warm, the child's fetch, the parent's own fetch of the new key afterwards
+    assert server.requests == 3
+    # the child opened its own; the parent kept using its keep-alive connection
+    assert server.connections == 2
 
 
 # --- gunicorn --preload ---------------------------------------------------------------------
