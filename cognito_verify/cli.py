@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from ._hints import paste_hint
@@ -38,6 +38,9 @@ from ._pool import parse_issuer
 from ._token import DEFAULT_MAX_TOKEN_LENGTH
 from .errors import CognitoVerifyError, ConfigurationError, JWKSError
 from .verifier import CognitoVerifier
+
+if TYPE_CHECKING:
+    from .alb import AlbVerifier
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_KEYS, EXIT_INTERNAL = 0, 1, 2, 3, 4
 _MAX_LIFETIME = 10 * 365 * 86400  # seconds; keeps exp a plain Unix time
@@ -146,6 +149,17 @@ def _cmd_verify_alb(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: T
         )
     except (ConfigurationError, TypeError) as exc:
         raise _UsageError(_flags(str(exc))) from None
+    return _verify_and_print(verifier, args, out, err, stdin)
+
+
+def _verify_and_print(
+    verifier: CognitoVerifier | AlbVerifier,
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    stdin: TextIO,
+) -> int:
+    """Verify the token of ``args`` and print its claims as JSON; the exit code."""
     token = _read_token(args.token, stdin)
     try:
         with verifier:
@@ -208,20 +222,7 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
         verifier = CognitoVerifier(args.user_pool_id, client_id=client, token_use=use, **options)
     except (ConfigurationError, TypeError) as exc:
         raise _UsageError(_flags(str(exc))) from None
-    token = _read_token(args.token, stdin)
-    try:
-        with verifier:
-            claims = verifier.verify(token)
-    except JWKSError as exc:
-        print(f"{exc.code}: {exc.message}", file=err)
-        print(_keys_hint(args), file=err)
-        return EXIT_KEYS
-    except CognitoVerifyError as exc:
-        print(f"{exc.code}: {exc.message}", file=err)  # claims, not flags: as written
-        return EXIT_REFUSED
-    json.dump(claims.to_dict(), out, indent=2, sort_keys=True, ensure_ascii=False)
-    out.write("\n")
-    return EXIT_OK
+    return _verify_and_print(verifier, args, out, err, stdin)
 
 
 # --- inspect --------------------------------------------------------------------------
