@@ -509,7 +509,9 @@ class Uwsgi:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not UWSGI.exists(), reason="uwsgi is not installed (the test extra)")
+@pytest.mark.skipif(
+    not UWSGI.exists(), reason="uwsgi is not installed (make test builds it where gcc exists)"
+)
 @pytest.mark.parametrize(
     ("hydrate", "hooks"),
     [("import", False), ("import", True), ("thread", True)],
