@@ -230,3 +230,17 @@ def forged(pool: LocalUserPool, clock: Callable[[], float], kid: str | None = No
     payload = {"iss": pool.issuer, "token_use": "access", "exp": int(clock()) + 600}
     segs = [b64url(json.dumps(x).encode()) for x in (header, payload)]
     return ".".join([*segs, b64url(os.urandom(256))])
+
+
+def verifier_for(server: FaultServer, pool: Any, **kw: Any) -> Any:
+    """An access-token ``CognitoVerifier`` for ``pool`` fetching its keys from ``server``."""
+    from cognito_verify import CognitoVerifier
+
+    return CognitoVerifier(
+        pool.user_pool_id,
+        client_id=pool.client_id,
+        token_use="access",
+        jwks_url=server.url,
+        jwks_timeout=5.0,
+        **kw,
+    )

@@ -14,9 +14,9 @@ from typing import Any
 import anyio
 import pytest
 
-from cognito_verify import CognitoVerifier, UnknownKeyError
+from cognito_verify import UnknownKeyError
 from cognito_verify.testing import LocalUserPool
-from tests.jwks_fault_server import FaultServer
+from tests.jwks_fault_server import FaultServer, verifier_for
 
 uvloop = pytest.importorskip("uvloop")
 trio = pytest.importorskip("trio")
@@ -43,17 +43,6 @@ def lpool() -> LocalUserPool:
 def server(lpool: LocalUserPool) -> Iterator[FaultServer]:
     with FaultServer(lambda: lpool.jwks) as srv:
         yield srv
-
-
-def verifier_for(server: FaultServer, pool: LocalUserPool, **kw: Any) -> CognitoVerifier:
-    return CognitoVerifier(
-        pool.user_pool_id,
-        client_id=pool.client_id,
-        token_use="access",
-        jwks_url=server.url,
-        jwks_timeout=5.0,
-        **kw,
-    )
 
 
 @pytest.mark.parametrize("loop", LOOPS)

@@ -24,7 +24,7 @@ import pytest
 from cognito_verify import CognitoVerifier
 from cognito_verify.testing import LocalUserPool
 from tests.conftest import Clock
-from tests.jwks_fault_server import FaultServer, wait_until
+from tests.jwks_fault_server import FaultServer, verifier_for, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD_TIMEOUT = 20  # seconds a forked child may take to verify (a loaded machine)
@@ -45,17 +45,6 @@ def fpool() -> LocalUserPool:
 def server(fpool: LocalUserPool) -> Iterator[FaultServer]:
     with FaultServer(lambda: fpool.jwks) as srv:
         yield srv
-
-
-def verifier_for(server: FaultServer, pool: LocalUserPool, **kw: Any) -> CognitoVerifier:
-    return CognitoVerifier(
-        pool.user_pool_id,
-        client_id=pool.client_id,
-        token_use="access",
-        jwks_url=server.url,
-        jwks_timeout=5.0,
-        **kw,
-    )
 
 
 # --- os.fork() --------------------------------------------------------------------------------

@@ -428,10 +428,8 @@ class LambdaAuth:
             ForbiddenError: a group or scope requirement is not met -> 403.
             JWKSError: the pool's keys cannot be fetched and none are cached -> 503.
         """
-        options: dict[str, Any] = {"groups": groups, "all_groups": all_groups}
-        options |= {"scopes": scopes, "all_scopes": all_scopes}
+        options = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
         options["optional"] = optional_flag(optional, None)
-        options["max_auth_age"] = max_auth_age
         return self._credentials(event, options).claims
 
     async def aauthenticate(
@@ -446,10 +444,8 @@ class LambdaAuth:
         optional: bool = False,
     ) -> Claims | None:
         """Async twin of :meth:`authenticate` (keys are fetched with ``averify``)."""
-        options: dict[str, Any] = {"groups": groups, "all_groups": all_groups}
-        options |= {"scopes": scopes, "all_scopes": all_scopes}
+        options = requirements(groups, all_groups, scopes, all_scopes, max_auth_age)
         options["optional"] = optional_flag(optional, None)
-        options["max_auth_age"] = max_auth_age
         return (await self._acredentials(event, options)).claims
 
     @overload
